@@ -1,0 +1,40 @@
+import { and, eq, gt, lt } from "drizzle-orm";
+import type { Env, Identity } from "../env";
+import { database } from "../db/client";
+import { wsTickets } from "../db/schema";
+import { readConfig } from "../lib/config";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+
+export const TICKET_TTL_SECONDS = 30;
+
+/** A one-use ticket standing for the caller's identity, for browsers that cannot set headers on a WebSocket. */
+export async function issueTicket(env: Env, identity: Identity, now = Date.now()): Promise<string> {
+  const db = database(env.DB);
+  const id = newId("tkt");
+  await db.batch([
+    // Expired tickets are swept as new ones are issued, so the table stays small.
+    db.delete(wsTickets).where(lt(wsTickets.expiresAt, now)),
+    db.insert(wsTickets).values({
+      id,
+      userId: identity.id,
+      roles: identity.roles,
+      email: identity.email,
+      tokenExp: identity.exp,
+      expiresAt: now + TICKET_TTL_SECONDS * 1000,
+    }),
+  ]);
+  return id;
+}
+
+/** Consumes a ticket atomically (DELETE … RETURNING): a second use finds nothing. */
+export async function redeemTicket(env: Env, ticket: string, now = Date.now()): Promise<Identity> {
+  const row = await database(env.DB)
+    .delete(wsTickets)
+    .where(and(eq(wsTickets.id, ticket), gt(wsTickets.expiresAt, now)))
+    .returning()
+    .get();
+  if (!row) throw new AppError("INVALID_TOKEN", "ticket is unknown, used or expired");
+  const isAdmin = row.roles.includes("admin") || (row.email !== null && readConfig(env).adminEmails.has(row.email));
+  return { id: row.userId, email: row.email, name: null, roles: row.roles, isAdmin, exp: row.tokenExp };
+}

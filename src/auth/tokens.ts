@@ -1,0 +1,101 @@
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import type { Env, Identity } from "../env";
+import { readConfig } from "../lib/config";
+import { AppError } from "../lib/errors";
+
+/** The value wrangler.toml ships for development. A production Worker refuses to use it. */
+export const DEV_JWT_SECRET = "dev-only-secret-change-me-with-wrangler-secret-put";
+
+/** Asymmetric algorithms accepted from an external identity provider. "none" and HS* never are. */
+const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+
+const remoteKeySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+function keySetFor(url: string): ReturnType<typeof createRemoteJWKSet> {
+  let set = remoteKeySets.get(url);
+  if (!set) {
+    set = createRemoteJWKSet(new URL(url));
+    remoteKeySets.set(url, set);
+  }
+  return set;
+}
+
+/** The HS256 key, or an INTERNAL error when production would otherwise sign with the dev default. */
+function signingKey(env: Env): Uint8Array {
+  const secret = env.JWT_SECRET;
+  if (!secret || (readConfig(env).production && secret === DEV_JWT_SECRET)) {
+    console.error("JWT_SECRET is not set: run `wrangler secret put JWT_SECRET --env production`");
+    throw new AppError("INTERNAL", "server is not configured for authentication");
+  }
+  return new TextEncoder().encode(secret);
+}
+
+export interface TokenSubject {
+  id: string;
+  email: string | null;
+  name: string;
+}
+
+export async function issueToken(env: Env, user: TokenSubject, now = Date.now()): Promise<{ token: string; expiresIn: number }> {
+  const expiresIn = readConfig(env).tokenTtlSeconds;
+  const jwt = new SignJWT({ email: user.email ?? undefined, name: user.name, roles: [] })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(user.id)
+    .setIssuedAt(Math.floor(now / 1000))
+    .setExpirationTime(Math.floor(now / 1000) + expiresIn);
+  if (env.JWT_ISSUER) jwt.setIssuer(env.JWT_ISSUER);
+  if (env.JWT_AUDIENCE) jwt.setAudience(env.JWT_AUDIENCE);
+  return { token: await jwt.sign(signingKey(env)), expiresIn };
+}
+
+function rolesFrom(claim: unknown): string[] {
+  if (typeof claim === "string") return claim.split(/[ ,]+/).filter(Boolean);
+  if (Array.isArray(claim)) return claim.filter((r): r is string => typeof r === "string");
+  return [];
+}
+
+export function identityFromClaims(env: Env, payload: JWTPayload): Identity {
+  if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) {
+    throw new AppError("INVALID_TOKEN", "token has no usable subject");
+  }
+  const email = typeof payload.email === "string" ? payload.email.trim().toLowerCase() : null;
+  const name = typeof payload.name === "string" ? payload.name : null;
+  const roles = rolesFrom(payload.roles);
+  const isAdmin = roles.includes("admin") || (email !== null && readConfig(env).adminEmails.has(email));
+  return { id: payload.sub, email, name, roles, isAdmin, exp: payload.exp as number };
+}
+
+/**
+ * Verifies a bearer token: HS256 against JWT_SECRET, or, when JWT_JWKS_URL is set, an
+ * asymmetric token of the external provider. Algorithms are pinned per key type, `exp` is
+ * required, and JWT_ISSUER / JWT_AUDIENCE are checked whenever they are set.
+ */
+export async function verifyToken(env: Env, token: string): Promise<Identity> {
+  let alg: string | undefined;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch {
+    throw new AppError("INVALID_TOKEN", "token is malformed");
+  }
+  const options = {
+    requiredClaims: ["exp", "sub"],
+    issuer: env.JWT_ISSUER || undefined,
+    audience: env.JWT_AUDIENCE || undefined,
+  };
+  try {
+    if (alg === "HS256") {
+      const { payload } = await jwtVerify(token, signingKey(env), { ...options, algorithms: ["HS256"] });
+      return identityFromClaims(env, payload);
+    }
+    if (env.JWT_JWKS_URL && alg && JWKS_ALGORITHMS.includes(alg)) {
+      const { payload } = await jwtVerify(token, keySetFor(env.JWT_JWKS_URL), { ...options, algorithms: JWKS_ALGORITHMS });
+      return identityFromClaims(env, payload);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (err instanceof errors.JWTExpired) throw new AppError("INVALID_TOKEN", "token has expired");
+    if (err instanceof errors.JOSEError) throw new AppError("INVALID_TOKEN", `token rejected: ${err.code}`);
+    throw err;
+  }
+  throw new AppError("INVALID_TOKEN", `token algorithm ${alg ?? "(none)"} is not accepted`);
+}

@@ -1,0 +1,63 @@
+/**
+ * Per-participant cursors. `read_seq` moves only forward, by explicit reads; sending moves
+ * `last_sent_seq`, and the effective read cursor is the larger of the two, so every message
+ * after it is someone else's and unread = last_seq − cursor. `mirrored_read_seq` is what D1
+ * has been told.
+ */
+export class Members {
+  constructor(private readonly sql: SqlStorage) {}
+
+  readCursor(userId: string): number {
+    const row = this.sql
+      .exec<{ cursor: number }>("SELECT max(read_seq, last_sent_seq) AS cursor FROM members WHERE user_id = ?", userId)
+      .toArray()[0];
+    return row?.cursor ?? 0;
+  }
+
+  recordSent(userId: string, seq: number): void {
+    this.sql.exec(
+      `INSERT INTO members (user_id, last_sent_seq) VALUES (?, ?)
+       ON CONFLICT(user_id) DO UPDATE SET last_sent_seq = excluded.last_sent_seq`,
+      userId,
+      seq,
+    );
+  }
+
+  /** Moves the explicit read cursor forward (never back); returns the effective cursor. */
+  markRead(userId: string, seq: number): number {
+    this.sql.exec(
+      `INSERT INTO members (user_id, read_seq) VALUES (?, ?)
+       ON CONFLICT(user_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)`,
+      userId,
+      seq,
+    );
+    return this.readCursor(userId);
+  }
+
+  /** {user_id: seq of their latest message}, as D1's summary keeps it. */
+  senderSeqs(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const row of this.sql.exec<{ user_id: string; last_sent_seq: number }>(
+      "SELECT user_id, last_sent_seq FROM members WHERE last_sent_seq > 0",
+    )) {
+      out[row.user_id] = row.last_sent_seq;
+    }
+    return out;
+  }
+
+  /** Explicit read cursors that D1 has not been told yet. */
+  unmirroredReads(): { userId: string; readSeq: number }[] {
+    return this.sql
+      .exec<{ user_id: string; read_seq: number }>("SELECT user_id, read_seq FROM members WHERE read_seq > mirrored_read_seq")
+      .toArray()
+      .map((row) => ({ userId: row.user_id, readSeq: row.read_seq }));
+  }
+
+  markMirrored(userId: string, readSeq: number): void {
+    this.sql.exec(
+      "UPDATE members SET mirrored_read_seq = max(mirrored_read_seq, ?) WHERE user_id = ?",
+      readSeq,
+      userId,
+    );
+  }
+}

@@ -1,0 +1,145 @@
+import { newId, nowIso } from "../lib/ids";
+import type { HistoryPage, HistoryQuery, Message } from "../schemas/messages";
+
+type MessageRow = {
+  seq: number;
+  id: string;
+  sender_id: string | null;
+  type: Message["type"];
+  content: string | null;
+  data: string | null;
+  reply_to: string | null;
+  attachment: string | null;
+  client_id: string | null;
+  created_at: string;
+  edited_at: string | null;
+  deleted_at: string | null;
+};
+
+export interface NewMessage {
+  senderId: string | null;
+  type: Message["type"];
+  content: string | null;
+  data: Record<string, unknown> | null;
+  replyTo: string | null;
+  clientId: string | null;
+}
+
+/** The ordered, append-only message log. `seq` is assigned here: last + 1, never reused. */
+export class MessageLog {
+  private last: number;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly conversationId: () => string,
+  ) {
+    this.last = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM messages").one().seq ?? 0;
+  }
+
+  get lastSeq(): number {
+    return this.last;
+  }
+
+  /** Call inside a transaction with whatever else must be written with the message. */
+  append(input: NewMessage, now = Date.now()): Message {
+    const row: MessageRow = {
+      seq: this.last + 1,
+      id: newId("msg"),
+      sender_id: input.senderId,
+      type: input.type,
+      content: input.content,
+      data: input.data ? JSON.stringify(input.data) : null,
+      reply_to: input.replyTo,
+      attachment: null,
+      client_id: input.clientId,
+      created_at: nowIso(now),
+      edited_at: null,
+      deleted_at: null,
+    };
+    this.sql.exec(
+      `INSERT INTO messages (seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.seq,
+      row.id,
+      row.sender_id,
+      row.type,
+      row.content,
+      row.data,
+      row.reply_to,
+      row.attachment,
+      row.client_id,
+      row.created_at,
+    );
+    this.last = row.seq;
+    return this.toMessage(row);
+  }
+
+  byClientId(senderId: string, clientId: string): Message | null {
+    return this.first("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?", senderId, clientId);
+  }
+
+  byId(id: string): Message | null {
+    return this.first("SELECT * FROM messages WHERE id = ?", id);
+  }
+
+  latest(): Message | null {
+    return this.first("SELECT * FROM messages ORDER BY seq DESC LIMIT 1");
+  }
+
+  /** Ascending messages with seq > afterSeq, at most `limit` of them. */
+  after(afterSeq: number, limit: number): Message[] {
+    return this.rows("SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit);
+  }
+
+  /**
+   * A history page, always ascending. `after_seq` pages forward from a cursor; otherwise the
+   * newest `limit` messages below `before_seq` (or below the end). `has_more` says whether
+   * more exist in the paging direction.
+   */
+  page(query: HistoryQuery): HistoryPage {
+    const { limit } = query;
+    const upper = query.before_seq ?? Number.MAX_SAFE_INTEGER;
+    if (query.after_seq !== undefined) {
+      const rows = this.rows(
+        "SELECT * FROM messages WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?",
+        query.after_seq,
+        upper,
+        limit + 1,
+      );
+      return { messages: rows.slice(0, limit), has_more: rows.length > limit };
+    }
+    const rows = this.rows("SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?", upper, limit + 1);
+    return { messages: rows.slice(0, limit).reverse(), has_more: rows.length > limit };
+  }
+
+  private first(query: string, ...bindings: unknown[]): Message | null {
+    return this.rows(query, ...bindings)[0] ?? null;
+  }
+
+  private rows(query: string, ...bindings: unknown[]): Message[] {
+    return this.sql
+      .exec<MessageRow>(query, ...bindings)
+      .toArray()
+      .map((row) => this.toMessage(row));
+  }
+
+  private toMessage(row: MessageRow): Message {
+    const deleted = row.deleted_at !== null;
+    return {
+      id: row.id,
+      conversation_id: this.conversationId(),
+      seq: row.seq,
+      sender_id: row.sender_id,
+      type: row.type,
+      content: deleted ? null : row.content,
+      data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null,
+      reply_to: row.reply_to,
+      attachment: deleted || !row.attachment ? null : (JSON.parse(row.attachment) as Record<string, unknown>),
+      reactions: {},
+      client_id: row.client_id,
+      edited_at: row.edited_at,
+      deleted_at: row.deleted_at,
+      created_at: row.created_at,
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import type { ServerFrame } from "../schemas/frames";
+
+/** What a socket carries through hibernation (serializeAttachment): kept small. */
+export interface SocketIdentity {
+  userId: string;
+  /** Token expiry, seconds since the epoch. */
+  exp: number;
+  admin: boolean;
+}
+
+/** The conversation's sockets: who is on which, and fan-out with one serialisation per frame. */
+export class SocketHub {
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  accept(ws: WebSocket, identity: SocketIdentity): void {
+    this.ctx.acceptWebSocket(ws, [identity.userId]);
+    ws.serializeAttachment(identity);
+  }
+
+  identity(ws: WebSocket): SocketIdentity | null {
+    return (ws.deserializeAttachment() as SocketIdentity | null) ?? null;
+  }
+
+  socketsOf(userId: string, except?: WebSocket): WebSocket[] {
+    return this.ctx.getWebSockets(userId).filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+  }
+
+  onlineUsers(except?: WebSocket): Set<string> {
+    const users = new Set<string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
+      const identity = this.identity(ws);
+      if (identity) users.add(identity.userId);
+    }
+    return users;
+  }
+
+  send(ws: WebSocket, frame: ServerFrame | string): void {
+    try {
+      ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    } catch {
+      // The socket closed under us; its close handler does the bookkeeping.
+    }
+  }
+
+  /** Sends one already-serialised frame to every open socket, optionally skipping one. */
+  broadcast(frame: ServerFrame | string, except?: WebSocket): void {
+    const text = typeof frame === "string" ? frame : JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws !== except) this.send(ws, text);
+    }
+  }
+
+  /** Sends to every open socket except those of `userId`. */
+  broadcastToOthers(frame: ServerFrame, userId: string): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) {
+      if (this.identity(ws)?.userId !== userId) this.send(ws, text);
+    }
+  }
+
+  closeUser(userId: string, code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets(userId)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}

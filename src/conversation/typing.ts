@@ -1,0 +1,44 @@
+/** A typing.start not refreshed within this long expires and is broadcast as stopped. */
+export const TYPING_TTL_MS = 5_000;
+
+/** Who is typing, with expiry times in storage so the alarm can end them after hibernation. */
+export class TypingState {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Starts or refreshes; returns true when the user was not typing before. */
+  start(userId: string, now = Date.now()): boolean {
+    const wasTyping = this.isTyping(userId, now);
+    this.sql.exec("INSERT OR REPLACE INTO typing (user_id, expires_at) VALUES (?, ?)", userId, now + TYPING_TTL_MS);
+    return !wasTyping;
+  }
+
+  /** Returns true when the user was typing. */
+  stop(userId: string, now = Date.now()): boolean {
+    const wasTyping = this.isTyping(userId, now);
+    this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId);
+    return wasTyping;
+  }
+
+  typingUsers(now = Date.now()): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM typing WHERE expires_at > ? ORDER BY user_id", now)
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
+  /** Removes and returns the users whose typing has expired. */
+  expire(now = Date.now()): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("DELETE FROM typing WHERE expires_at <= ? RETURNING user_id", now)
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
+  nextExpiry(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM typing").one().at;
+  }
+
+  private isTyping(userId: string, now: number): boolean {
+    return this.sql.exec("SELECT 1 FROM typing WHERE user_id = ? AND expires_at > ?", userId, now).toArray().length > 0;
+  }
+}

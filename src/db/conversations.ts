@@ -1,0 +1,197 @@
+import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import type { Conversation, ConversationContext } from "../schemas/conversations";
+import type { Message } from "../schemas/messages";
+import type { Db } from "./client";
+import { conversations, participants, users } from "./schema";
+
+export type ConversationRow = typeof conversations.$inferSelect;
+export type ParticipantRole = (typeof participants.$inferSelect)["role"];
+
+export interface ParticipantView {
+  userId: string;
+  role: ParticipantRole;
+  lastReadSeq: number;
+  name: string;
+  avatarUrl: string | null;
+}
+
+export interface ConversationWithParticipants {
+  row: ConversationRow;
+  participants: ParticipantView[];
+}
+
+async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<string, ParticipantView[]>> {
+  const byConversation = new Map<string, ParticipantView[]>();
+  if (conversationIds.length === 0) return byConversation;
+  const rows = await db
+    .select({
+      conversationId: participants.conversationId,
+      userId: participants.userId,
+      role: participants.role,
+      lastReadSeq: participants.lastReadSeq,
+      name: users.name,
+      avatarUrl: users.avatarUrl,
+    })
+    .from(participants)
+    .innerJoin(users, eq(users.id, participants.userId))
+    .where(inArray(participants.conversationId, conversationIds))
+    .orderBy(participants.joinedAt, participants.userId)
+    .all();
+  for (const { conversationId, ...view } of rows) {
+    const list = byConversation.get(conversationId) ?? [];
+    list.push(view);
+    byConversation.set(conversationId, list);
+  }
+  return byConversation;
+}
+
+export async function loadConversation(db: Db, id: string): Promise<ConversationWithParticipants | null> {
+  const row = await db.select().from(conversations).where(eq(conversations.id, id)).get();
+  if (!row) return null;
+  return { row, participants: (await participantsOf(db, [id])).get(id) ?? [] };
+}
+
+export async function findDirect(db: Db, directKey: string): Promise<ConversationWithParticipants | null> {
+  const row = await db.select().from(conversations).where(eq(conversations.directKey, directKey)).get();
+  return row ? loadConversation(db, row.id) : null;
+}
+
+/** Inserts the conversation and its participants in one transaction (a D1 batch). */
+export async function insertConversation(
+  db: Db,
+  row: typeof conversations.$inferInsert,
+  members: { userId: string; role: ParticipantRole }[],
+): Promise<void> {
+  await db.batch([
+    db.insert(conversations).values(row),
+    db.insert(participants).values(
+      members.map((m) => ({ conversationId: row.id, userId: m.userId, role: m.role, joinedAt: row.createdAt })),
+    ),
+  ]);
+}
+
+export async function updateConversation(
+  db: Db,
+  id: string,
+  patch: Partial<Pick<ConversationRow, "title" | "status" | "metadata" | "updatedAt">>,
+): Promise<void> {
+  await db.update(conversations).set(patch).where(eq(conversations.id, id)).run();
+}
+
+export async function addParticipant(db: Db, conversationId: string, userId: string, role: ParticipantRole, now: string): Promise<void> {
+  await db
+    .insert(participants)
+    .values({ conversationId, userId, role, joinedAt: now })
+    .onConflictDoUpdate({ target: [participants.conversationId, participants.userId], set: { role } })
+    .run();
+}
+
+export async function removeParticipant(db: Db, conversationId: string, userId: string): Promise<void> {
+  await db
+    .delete(participants)
+    .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
+    .run();
+}
+
+/** Encodes the keyset position of the last row of a page. */
+export function encodeCursor(row: Pick<ConversationRow, "lastActivityAt" | "id">): string {
+  return btoa(JSON.stringify([row.lastActivityAt, row.id])).replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string): { lastActivityAt: string; id: string } | null {
+  try {
+    const value: unknown = JSON.parse(atob(cursor));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string") {
+      return { lastActivityAt: value[0], id: value[1] };
+    }
+  } catch {
+    // fall through
+  }
+  return null;
+}
+
+export interface ListFilter {
+  limit: number;
+  after?: { lastActivityAt: string; id: string } | null;
+  status?: "active" | "closed" | undefined;
+  contextType?: string | undefined;
+  contextId?: string | undefined;
+}
+
+/** The user's conversations, newest activity first, keyset-paged by (last_activity_at, id). */
+export async function listConversations(db: Db, userId: string, filter: ListFilter): Promise<{ items: ConversationWithParticipants[]; more: boolean }> {
+  const conditions: SQL[] = [eq(participants.userId, userId)];
+  if (filter.status) conditions.push(eq(conversations.status, filter.status));
+  if (filter.contextType) conditions.push(eq(conversations.contextType, filter.contextType));
+  if (filter.contextId) conditions.push(eq(conversations.contextId, filter.contextId));
+  if (filter.after) {
+    const { lastActivityAt, id } = filter.after;
+    conditions.push(
+      or(
+        lt(conversations.lastActivityAt, lastActivityAt),
+        and(eq(conversations.lastActivityAt, lastActivityAt), lt(conversations.id, id)),
+      )!,
+    );
+  }
+  const rows = await db
+    .select({ conversation: conversations })
+    .from(participants)
+    .innerJoin(conversations, eq(conversations.id, participants.conversationId))
+    .where(and(...conditions))
+    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
+    .limit(filter.limit + 1)
+    .all();
+  const page = rows.slice(0, filter.limit).map((r) => r.conversation);
+  const byId = await participantsOf(db, page.map((r) => r.id));
+  return { items: page.map((row) => ({ row, participants: byId.get(row.id) ?? [] })), more: rows.length > filter.limit };
+}
+
+/** Unread counts of every conversation of the user, computed from the summary in one query. */
+export async function unreadCounts(db: Db, userId: string): Promise<{ id: string; unread_count: number }[]> {
+  const rows = await db
+    .select({
+      id: conversations.id,
+      unread: sql<number>`max(0, ${conversations.lastSeq} - max(${participants.lastReadSeq}, coalesce(json_extract(${conversations.senderSeqs}, '$."' || ${participants.userId} || '"'), 0)))`,
+    })
+    .from(participants)
+    .innerJoin(conversations, eq(conversations.id, participants.conversationId))
+    .where(eq(participants.userId, userId))
+    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
+    .all();
+  return rows.map((r) => ({ id: r.id, unread_count: Number(r.unread) }));
+}
+
+/** Everything after the viewer's effective read cursor (explicit read, or their own latest message). */
+export function unreadFor(entry: ConversationWithParticipants, viewerId: string): number {
+  const me = entry.participants.find((p) => p.userId === viewerId);
+  if (!me) return 0;
+  const cursor = Math.max(me.lastReadSeq, entry.row.senderSeqs[viewerId] ?? 0);
+  return Math.max(0, entry.row.lastSeq - cursor);
+}
+
+export function toConversation(entry: ConversationWithParticipants, viewerId: string): Conversation {
+  const { row } = entry;
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    status: row.status,
+    context: (row.context as ConversationContext | null) ?? null,
+    metadata: row.metadata ?? {},
+    participants: entry.participants.map((p) => ({
+      id: p.userId,
+      name: p.name,
+      avatar_url: p.avatarUrl,
+      role: p.role,
+      // Presence comes with the user Durable Object (inbox sockets); until then nobody shows online here.
+      online: false,
+    })),
+    last_message: (row.lastMessage as Message | null) ?? null,
+    last_message_at: row.lastMessageAt,
+    last_seq: row.lastSeq,
+    unread_count: unreadFor(entry, viewerId),
+    created_by: row.createdBy,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+  };
+}

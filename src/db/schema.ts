@@ -1,0 +1,90 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** People. Email is stored lower-cased so lookups and prefix search are exact range scans. */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    email: text("email"),
+    name: text("name").notNull(),
+    avatarUrl: text("avatar_url"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("users_email_unique").on(t.email),
+    index("users_name_lower_idx").on(sql`lower(${t.name})`),
+  ],
+);
+
+/**
+ * Conversations and their summary. The summary columns (last_seq, last_message,
+ * last_message_at, last_activity_at, sender_seqs) are written only by the conversation's
+ * Durable Object, in one UPDATE per flush.
+ */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    type: text("type", { enum: ["direct", "group"] }).notNull(),
+    title: text("title"),
+    status: text("status", { enum: ["active", "closed"] }).notNull().default("active"),
+    contextType: text("context_type"),
+    contextId: text("context_id"),
+    context: text("context", { mode: "json" }).$type<Record<string, unknown>>(),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** Set for direct conversations only: the sorted pair plus context, so create-or-get is one unique lookup. */
+    directKey: text("direct_key"),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    lastSeq: integer("last_seq").notNull().default(0),
+    lastMessage: text("last_message", { mode: "json" }).$type<Record<string, unknown>>(),
+    lastMessageAt: text("last_message_at"),
+    lastActivityAt: text("last_activity_at").notNull(),
+    /** {user_id: seq of that user's latest message}; sending moves the sender's read cursor. */
+    senderSeqs: text("sender_seqs", { mode: "json" }).$type<Record<string, number>>().notNull().default({}),
+  },
+  (t) => [
+    uniqueIndex("conversations_direct_key_unique").on(t.directKey),
+    index("conversations_context_idx").on(t.contextType, t.contextId),
+    index("conversations_activity_idx").on(t.lastActivityAt, t.id),
+  ],
+);
+
+export const participants = sqliteTable(
+  "participants",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["buyer", "seller", "client", "provider", "member"] }).notNull().default("member"),
+    /** Explicit read cursor; the effective one is max(this, the user's own latest seq). */
+    lastReadSeq: integer("last_read_seq").notNull().default(0),
+    joinedAt: text("joined_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.userId] }),
+    index("participants_user_idx").on(t.userId, t.conversationId),
+  ],
+);
+
+/** One-use WebSocket tickets (30 s). Consumed with DELETE … RETURNING so a ticket works once. */
+export const wsTickets = sqliteTable(
+  "ws_tickets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+    email: text("email"),
+    tokenExp: integer("token_exp").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
+);

@@ -1,0 +1,99 @@
+import { and, eq, gte, inArray, lt, ne, or, sql } from "drizzle-orm";
+import type { Identity } from "../env";
+import { newId, nowIso } from "../lib/ids";
+import type { Db } from "./client";
+import { users } from "./schema";
+
+export type UserRow = typeof users.$inferSelect;
+
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.select().from(users).where(eq(users.id, id)).get();
+}
+
+export async function findUsersByIds(db: Db, ids: string[]): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(users).where(inArray(users.id, ids)).all();
+}
+
+export async function findUsersByEmails(db: Db, emails: string[]): Promise<UserRow[]> {
+  if (emails.length === 0) return [];
+  return db.select().from(users).where(inArray(users.email, emails)).all();
+}
+
+/** Development login: the user with this email, created on first sight; name and avatar refreshed when given. */
+export async function upsertUserByEmail(
+  db: Db,
+  input: { email: string; name?: string | undefined; avatarUrl?: string | undefined },
+): Promise<UserRow> {
+  const now = nowIso();
+  const name = input.name ?? input.email.split("@")[0] ?? input.email;
+  const row = await db
+    .insert(users)
+    .values({ id: newId("usr"), email: input.email, name, avatarUrl: input.avatarUrl ?? null, createdAt: now, updatedAt: now })
+    .onConflictDoUpdate({
+      target: users.email,
+      set: {
+        name: input.name !== undefined ? input.name : sql`${users.name}`,
+        avatarUrl: input.avatarUrl !== undefined ? input.avatarUrl : sql`${users.avatarUrl}`,
+        updatedAt: input.name !== undefined || input.avatarUrl !== undefined ? now : sql`${users.updatedAt}`,
+      },
+    })
+    .returning()
+    .get();
+  return row;
+}
+
+const provisioned = new Set<string>();
+
+/**
+ * Users of an external identity provider exist here from their first request on. The insert is
+ * idempotent; the per-isolate set only saves the round trip for users already seen.
+ */
+export async function provisionUser(db: Db, identity: Identity): Promise<void> {
+  if (provisioned.has(identity.id)) return;
+  const now = nowIso();
+  const name = identity.name ?? identity.email?.split("@")[0] ?? identity.id;
+  await db
+    .insert(users)
+    .values({ id: identity.id, email: identity.email, name, avatarUrl: null, createdAt: now, updatedAt: now })
+    .onConflictDoNothing()
+    .run();
+  // The email may already belong to another account; the user still needs a row of their own.
+  if (!(await findUserById(db, identity.id))) {
+    await db
+      .insert(users)
+      .values({ id: identity.id, email: null, name, avatarUrl: null, createdAt: now, updatedAt: now })
+      .onConflictDoNothing()
+      .run();
+  }
+  provisioned.add(identity.id);
+}
+
+export async function updateUser(
+  db: Db,
+  id: string,
+  patch: { name?: string | undefined; avatarUrl?: string | null | undefined },
+): Promise<UserRow | undefined> {
+  const set: Partial<typeof users.$inferInsert> = { updatedAt: nowIso() };
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl;
+  return db.update(users).set(set).where(eq(users.id, id)).returning().get();
+}
+
+/** Prefix search on email or name; both are range scans over an index. */
+export async function searchUsers(db: Db, query: string, excludeId: string, limit: number): Promise<UserRow[]> {
+  const q = query.trim().toLowerCase();
+  const upper = `${q}\u{10FFFF}`;
+  return db
+    .select()
+    .from(users)
+    .where(
+      and(
+        ne(users.id, excludeId),
+        or(and(gte(users.email, q), lt(users.email, upper)), and(gte(sql`lower(${users.name})`, q), lt(sql`lower(${users.name})`, upper))),
+      ),
+    )
+    .orderBy(users.name, users.id)
+    .limit(limit)
+    .all();
+}

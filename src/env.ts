@@ -1,0 +1,42 @@
+import type { ConversationDO } from "./conversation/conversation-do";
+
+/** Bindings and [vars] from wrangler.toml. Vars arrive as strings; src/lib/config.ts parses them. */
+export interface Env {
+  DB: D1Database;
+  BUCKET: R2Bucket;
+  ASSETS: Fetcher;
+  CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
+  ENVIRONMENT?: string;
+  DEV_LOGIN?: string;
+  JWT_SECRET?: string;
+  JWT_JWKS_URL?: string;
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
+  TOKEN_TTL_SECONDS?: string;
+  ADMIN_EMAILS?: string;
+  DM_POLICY?: string;
+  MAX_MESSAGE_LENGTH?: string;
+  MAX_UPLOAD_BYTES?: string;
+  RATE_MESSAGES_PER_MIN?: string;
+  RATE_TYPING_PER_MIN?: string;
+  RATE_PINGS_PER_MIN?: string;
+  RATE_UPLOADS_PER_MIN?: string;
+  RATE_LOGINS_PER_MIN_PER_IP?: string;
+  RATE_CONNECTS_PER_MIN_PER_IP?: string;
+}
+
+/** Who is calling, as established by src/auth. */
+export interface Identity {
+  id: string;
+  email: string | null;
+  name: string | null;
+  roles: string[];
+  isAdmin: boolean;
+  /** Token expiry, seconds since the epoch; sockets close with 4001 after it. */
+  exp: number;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { identity: Identity };
+}

@@ -1,0 +1,54 @@
+import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
+import { createApp } from "./lib/app";
+import { AppError, errorResponse, validationError } from "./lib/errors";
+import { authRoutes } from "./routes/auth";
+import { conversationRoutes } from "./routes/conversations";
+import { mountDocs } from "./routes/docs";
+import { messageRoutes } from "./routes/messages";
+import { realtimeRoutes } from "./routes/realtime";
+import { unreadRoutes } from "./routes/unread";
+import { userRoutes } from "./routes/users";
+
+export { ConversationDO } from "./conversation/conversation-do";
+
+/** JSON bodies beyond this are refused before they are parsed (uploads have their own limit). */
+const MAX_JSON_BODY_BYTES = 256 * 1024;
+
+const app = createApp();
+
+app.get("/health", (c) => c.json({ status: "ok" }));
+
+app.use(
+  "/api/*",
+  bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw new AppError("PAYLOAD_TOO_LARGE", `request bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);
+    },
+  }),
+);
+
+// Socket routes first: they authenticate from the query string as well as the header.
+app.route("/api/v1", realtimeRoutes);
+app.route("/api/v1/auth", authRoutes);
+app.route("/api/v1/users", userRoutes);
+app.route("/api/v1/conversations/:id/messages", messageRoutes);
+app.route("/api/v1/conversations", conversationRoutes);
+app.route("/api/v1/unread", unreadRoutes);
+mountDocs(app);
+
+app.notFound(() => errorResponse(new AppError("NOT_FOUND", "no such route")));
+
+/** The one place errors become responses: documented envelope, never a stack trace. */
+app.onError((err) => {
+  if (err instanceof AppError) return errorResponse(err);
+  if (err instanceof HTTPException) {
+    if (err.status === 400 || err.status === 415) return errorResponse(validationError("body", err.status === 415 ? "send Content-Type: application/json" : "must be valid JSON"));
+    if (err.status === 413) return errorResponse(new AppError("PAYLOAD_TOO_LARGE", "request body too large"));
+  }
+  console.error("unhandled error", err);
+  return errorResponse(new AppError("INTERNAL", "internal error"));
+});
+
+export default app;

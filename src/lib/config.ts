@@ -1,0 +1,41 @@
+import type { Env } from "../env";
+
+/** The tunables of wrangler.toml [vars], parsed once per call site with their documented defaults. */
+export interface Config {
+  devLogin: boolean;
+  production: boolean;
+  tokenTtlSeconds: number;
+  adminEmails: Set<string>;
+  dmPolicy: "open" | "friends";
+  maxMessageLength: number;
+  maxUploadBytes: number;
+  rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number };
+}
+
+function positiveInt(raw: string | undefined, fallback: number): number {
+  const n = Number(raw);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+}
+
+export function readConfig(env: Env): Config {
+  return {
+    devLogin: (env.DEV_LOGIN ?? "true").toLowerCase() === "true",
+    production: env.ENVIRONMENT === "production",
+    tokenTtlSeconds: positiveInt(env.TOKEN_TTL_SECONDS, 86_400),
+    adminEmails: new Set(
+      (env.ADMIN_EMAILS ?? "")
+        .split(",")
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+    dmPolicy: env.DM_POLICY === "friends" ? "friends" : "open",
+    maxMessageLength: positiveInt(env.MAX_MESSAGE_LENGTH, 1000),
+    maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024),
+    rates: {
+      messagesPerMin: positiveInt(env.RATE_MESSAGES_PER_MIN, 30),
+      typingPerMin: positiveInt(env.RATE_TYPING_PER_MIN, 10),
+      pingsPerMin: positiveInt(env.RATE_PINGS_PER_MIN, 30),
+      uploadsPerMin: positiveInt(env.RATE_UPLOADS_PER_MIN, 10),
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { createRoute } from "@hono/zod-openapi";
+import { issueTicket, TICKET_TTL_SECONDS } from "../auth/tickets";
+import { issueToken } from "../auth/tokens";
+import { requireAuth } from "../auth/middleware";
+import { database } from "../db/client";
+import { upsertUserByEmail } from "../db/users";
+import { bearerSecurity, createApp } from "../lib/app";
+import { readConfig } from "../lib/config";
+import { AppError, fromZodIssues } from "../lib/errors";
+import { errorResponses, jsonResponse } from "../schemas/common";
+import { LoginBodySchema, LoginResponseSchema, WsTicketResponseSchema } from "../schemas/users";
+import { toUser } from "./users";
+
+export const authRoutes = createApp();
+
+const login = createRoute({
+  method: "post",
+  path: "/login",
+  tags: ["auth"],
+  summary: "Development login: find or create the user by email and return a token",
+  description: "On under `wrangler dev` (`DEV_LOGIN=true`), off in production. Accepts JSON or form-encoded bodies.",
+  request: {
+    body: {
+      content: {
+        "application/json": { schema: LoginBodySchema },
+        "application/x-www-form-urlencoded": { schema: LoginBodySchema },
+      },
+      required: false,
+    },
+  },
+  responses: { 200: jsonResponse(LoginResponseSchema, "A bearer token and the user"), ...errorResponses(400, 404) },
+});
+
+authRoutes.openapi(login, async (c) => {
+  if (!readConfig(c.env).devLogin) throw new AppError("NOT_FOUND", "development login is disabled");
+  // Each encoding is validated by its own validator when it arrives; a body of neither kind
+  // reaches here unvalidated as {} and fails the same schema below.
+  const isForm = /form/i.test(c.req.header("content-type") ?? "");
+  const parsed = LoginBodySchema.safeParse(isForm ? c.req.valid("form") : c.req.valid("json"));
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues);
+  const user = await upsertUserByEmail(database(c.env.DB), {
+    email: parsed.data.email,
+    name: parsed.data.name,
+    avatarUrl: parsed.data.avatar_url,
+  });
+  const { token, expiresIn } = await issueToken(c.env, user);
+  return c.json({ access_token: token, token_type: "bearer" as const, expires_in: expiresIn, user: toUser(user) }, 200);
+});
+
+const wsTicket = createRoute({
+  method: "post",
+  path: "/ws-ticket",
+  tags: ["auth"],
+  summary: "A one-use ticket (30 s) for opening a WebSocket as `?ticket=`",
+  security: bearerSecurity,
+  middleware: [requireAuth] as const,
+  responses: { 200: jsonResponse(WsTicketResponseSchema, "The ticket"), ...errorResponses(401) },
+});
+
+authRoutes.openapi(wsTicket, async (c) => {
+  const ticket = await issueTicket(c.env, c.get("identity"));
+  return c.json({ ticket, expires_in: TICKET_TTL_SECONDS }, 200);
+});

@@ -1,0 +1,39 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireSocketAuth } from "../auth/middleware";
+import { actorOf, conversationStub, requireConversation } from "../conversation/access";
+import { database } from "../db/client";
+import { createApp } from "../lib/app";
+import { validationError } from "../lib/errors";
+import { errorResponses, IdSchema } from "../schemas/common";
+
+/** Socket upgrades, authenticated by header, `?token=` or a one-use `?ticket=`. */
+export const realtimeRoutes = createApp();
+
+const conversationSocket = createRoute({
+  method: "get",
+  path: "/conversations/{id}/ws",
+  tags: ["realtime"],
+  summary: "Open the conversation's WebSocket (participants; admins may watch)",
+  description:
+    "Authenticate with `Authorization: Bearer`, `?token=<jwt>` or `?ticket=` from POST /api/v1/auth/ws-ticket. " +
+    "Frames are described in the README. Close codes: 1009 frame over 64 KiB, 4001 token expired, 4003 removed from the conversation.",
+  middleware: [requireSocketAuth] as const,
+  request: {
+    params: z.object({ id: IdSchema }),
+    query: z.object({ token: z.string().optional(), ticket: z.string().optional() }),
+  },
+  responses: { 101: { description: "Switching protocols" }, ...errorResponses(400, 401, 403, 404) },
+});
+
+realtimeRoutes.openapi(conversationSocket, async (c) => {
+  const identity = c.get("identity");
+  const { snapshot } = await requireConversation(database(c.env.DB), c.req.valid("param").id, identity);
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw validationError("upgrade", "this endpoint expects a WebSocket upgrade");
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.set("x-chat-actor", JSON.stringify(actorOf(identity)));
+  headers.set("x-chat-snapshot", JSON.stringify(snapshot));
+  const response = await conversationStub(c.env, snapshot.id).fetch(new Request(c.req.raw, { headers }));
+  return response as unknown as Response & { status: 200 };
+});

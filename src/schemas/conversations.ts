@@ -1,0 +1,96 @@
+import { z } from "@hono/zod-openapi";
+import { boundedObject, IdSchema, IsoTime } from "./common";
+import { MessageSchema } from "./messages";
+
+export const ParticipantRoleSchema = z.enum(["buyer", "seller", "client", "provider", "member"]);
+export const ConversationTypeSchema = z.enum(["direct", "group"]);
+export const ConversationStatusSchema = z.enum(["active", "closed"]);
+
+export const ContextSchema = z
+  .object({
+    type: z.string().trim().min(1).max(64),
+    id: z.string().trim().min(1).max(128),
+    title: z.string().max(200).optional(),
+    price: z.number().nonnegative().optional(),
+    currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO-4217 code such as USD").optional(),
+    image_url: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  })
+  .openapi("ConversationContext");
+export type ConversationContext = z.infer<typeof ContextSchema>;
+
+export const ParticipantSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    avatar_url: z.string().nullable(),
+    role: ParticipantRoleSchema,
+    online: z.boolean(),
+  })
+  .openapi("Participant");
+
+export const ConversationSchema = z
+  .object({
+    id: z.string(),
+    type: ConversationTypeSchema,
+    title: z.string().nullable(),
+    status: ConversationStatusSchema,
+    context: ContextSchema.nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    participants: z.array(ParticipantSchema),
+    last_message: MessageSchema.nullable(),
+    last_message_at: IsoTime.nullable(),
+    last_seq: z.number().int(),
+    unread_count: z.number().int(),
+    created_by: z.string(),
+    created_at: IsoTime,
+    updated_at: IsoTime,
+  })
+  .openapi("Conversation");
+export type Conversation = z.infer<typeof ConversationSchema>;
+
+const Metadata = boundedObject(4 * 1024);
+
+export const CreateConversationBodySchema = z
+  .object({
+    type: ConversationTypeSchema,
+    participant_ids: z.array(IdSchema).max(100).optional(),
+    participant_emails: z.array(z.email().max(254).transform((e) => e.toLowerCase())).max(100).optional(),
+    title: z.string().trim().min(1).max(200).optional(),
+    context: ContextSchema.optional(),
+    roles: z.record(IdSchema, ParticipantRoleSchema).optional(),
+    metadata: Metadata.optional(),
+  })
+  .openapi("CreateConversationBody");
+export type CreateConversationBody = z.infer<typeof CreateConversationBodySchema>;
+
+export const PatchConversationBodySchema = z
+  .object({
+    title: z.string().trim().min(1).max(200).nullable().optional(),
+    status: ConversationStatusSchema.optional(),
+    metadata: Metadata.optional(),
+  })
+  .strict()
+  .openapi("PatchConversationBody");
+
+export const ListConversationsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(512).optional(),
+  status: ConversationStatusSchema.optional(),
+  context_type: z.string().max(64).optional(),
+  context_id: z.string().max(128).optional(),
+});
+
+export const ConversationListSchema = z
+  .object({ conversations: z.array(ConversationSchema), next_cursor: z.string().nullable() })
+  .openapi("ConversationList");
+
+export const AddParticipantBodySchema = z
+  .object({ user_id: IdSchema, role: ParticipantRoleSchema.optional() })
+  .openapi("AddParticipantBody");
+
+export const UnreadSchema = z
+  .object({
+    unread_count: z.number().int(),
+    conversations: z.array(z.object({ id: z.string(), unread_count: z.number().int() })),
+  })
+  .openapi("Unread");

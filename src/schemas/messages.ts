@@ -1,0 +1,65 @@
+import { z } from "@hono/zod-openapi";
+import { boundedObject, IdSchema, IsoTime } from "./common";
+
+export const MessageTypeSchema = z.enum(["text", "image", "file", "voice", "product", "offer", "offer_response", "system"]);
+
+/** Types a client may send itself; the rest are written by the server (offers, system notes) or need an attachment. */
+export const ClientMessageTypeSchema = z.enum(["text", "product"]);
+
+export const MessageSchema = z
+  .object({
+    id: z.string(),
+    conversation_id: z.string(),
+    seq: z.number().int().positive(),
+    sender_id: z.string().nullable(),
+    type: MessageTypeSchema,
+    content: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+    reply_to: z.string().nullable(),
+    attachment: z.record(z.string(), z.unknown()).nullable(),
+    reactions: z.record(z.string(), z.array(z.string())),
+    client_id: z.string().nullable(),
+    edited_at: IsoTime.nullable(),
+    deleted_at: IsoTime.nullable(),
+    created_at: IsoTime,
+  })
+  .openapi("Message");
+export type Message = z.infer<typeof MessageSchema>;
+
+/** Fields shared by the REST send body and the socket's message.send frame. */
+const sendFields = {
+  content: z.string().max(100_000),
+  client_id: z.string().trim().min(1).max(128).optional(),
+  reply_to: IdSchema.optional(),
+  data: boundedObject(8 * 1024).optional(),
+  attachment_id: IdSchema.optional(),
+};
+
+export const SendMessageBodySchema = z
+  .object({ ...sendFields, type: ClientMessageTypeSchema.default("text") })
+  .openapi("SendMessageBody");
+
+/** What the conversation Durable Object receives for a send, from REST or a socket. */
+export const SendInputSchema = z.object({ ...sendFields, type: ClientMessageTypeSchema.default("text") });
+export type SendInput = z.infer<typeof SendInputSchema>;
+
+const SeqParam = z.coerce.number().int().min(0);
+
+export const HistoryQuerySchema = z.object({
+  before_seq: SeqParam.optional(),
+  after_seq: SeqParam.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
+
+export const HistoryResponseSchema = z
+  .object({ messages: z.array(MessageSchema), has_more: z.boolean() })
+  .openapi("MessagePage");
+export type HistoryPage = z.infer<typeof HistoryResponseSchema>;
+
+export const ReadBodySchema = z.object({ up_to_seq: z.number().int().min(0).optional() }).openapi("ReadBody");
+
+export const ReadResponseSchema = z
+  .object({ last_read_seq: z.number().int(), unread_count: z.number().int() })
+  .openapi("ReadState");
+export type ReadState = z.infer<typeof ReadResponseSchema>;
