@@ -6,7 +6,11 @@ export default defineConfig(async () => ({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        bindings: { TEST_MIGRATIONS: await readD1Migrations("./migrations") },
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          // Room for the concurrency tests (50 messages per sender); the rate-limit tests go past it.
+          RATE_MESSAGES_PER_MIN: "120",
+        },
       },
     }),
   ],
