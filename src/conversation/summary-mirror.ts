@@ -23,6 +23,7 @@ const RETRY_MAX_MS = 60_000;
 export class SummaryMirror {
   private running: Promise<void> | null = null;
   private failures = 0;
+  private mirroredSeq: number;
   retryAt: number | null = null;
 
   constructor(
@@ -32,10 +33,12 @@ export class SummaryMirror {
     private readonly members: Members,
     private readonly conversationId: () => string | null,
     private readonly onRetryScheduled: () => void,
-  ) {}
+  ) {
+    this.mirroredSeq = Number(state.get("mirrored_seq") ?? 0);
+  }
 
   get pending(): boolean {
-    return Number(this.state.get("mirrored_seq") ?? 0) < this.log.lastSeq || this.members.unmirroredReads().length > 0;
+    return this.mirroredSeq < this.log.lastSeq || this.members.unmirroredReads().length > 0;
   }
 
   /** Starts a flush unless one is running; the running one picks up whatever is new when it finishes. */
@@ -49,7 +52,7 @@ export class SummaryMirror {
   private async drain(): Promise<void> {
     while (this.pending) {
       try {
-        await this.flushOnce();
+        if (!(await this.flushOnce())) return;
         this.failures = 0;
         this.retryAt = null;
       } catch (err) {
@@ -62,9 +65,10 @@ export class SummaryMirror {
     }
   }
 
-  private async flushOnce(): Promise<void> {
+  /** Returns false when there is nothing it can write yet (no conversation id known). */
+  private async flushOnce(): Promise<boolean> {
     const id = this.conversationId();
-    if (!id) return;
+    if (!id) return false;
     const db = database(this.d1);
     const last = this.log.latest();
     const lastSeq = this.log.lastSeq;
@@ -94,6 +98,8 @@ export class SummaryMirror {
     }
     if (statements.length > 0) await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
     this.state.set("mirrored_seq", String(lastSeq));
+    this.mirroredSeq = lastSeq;
     for (const read of reads) this.members.markMirrored(read.userId, read.readSeq);
+    return true;
   }
 }
