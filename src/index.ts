@@ -1,3 +1,4 @@
+import { createRoute, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { createApp } from "./lib/app";
@@ -8,6 +9,7 @@ import { mountDocs } from "./routes/docs";
 import { messageRoutes } from "./routes/messages";
 import { realtimeRoutes } from "./routes/realtime";
 import { unreadRoutes } from "./routes/unread";
+import { jsonResponse } from "./schemas/common";
 import { userRoutes } from "./routes/users";
 
 export { ConversationDO } from "./conversation/conversation-do";
@@ -17,7 +19,16 @@ const MAX_JSON_BODY_BYTES = 256 * 1024;
 
 const app = createApp();
 
-app.get("/health", (c) => c.json({ status: "ok" }));
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/health",
+    tags: ["meta"],
+    summary: "Liveness",
+    responses: { 200: jsonResponse(z.object({ status: z.literal("ok") }), "The Worker answers") },
+  }),
+  (c) => c.json({ status: "ok" as const }, 200),
+);
 
 app.use(
   "/api/*",
