@@ -37,13 +37,14 @@ CREATE TABLE `users` (
 	`id` text PRIMARY KEY NOT NULL,
 	`email` text,
 	`name` text NOT NULL,
+	`name_lower` text NOT NULL,
 	`avatar_url` text,
 	`created_at` text NOT NULL,
 	`updated_at` text NOT NULL
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `users_email_unique` ON `users` (`email`);--> statement-breakpoint
-CREATE INDEX `users_name_lower_idx` ON `users` (lower("name"));--> statement-breakpoint
+CREATE INDEX `users_name_lower_idx` ON `users` (`name_lower`);--> statement-breakpoint
 CREATE TABLE `ws_tickets` (
 	`id` text PRIMARY KEY NOT NULL,
 	`user_id` text NOT NULL,

@@ -21,10 +21,14 @@ function keySetFor(url: string): ReturnType<typeof createRemoteJWKSet> {
 }
 
 /** The HS256 key, or an INTERNAL error when production would otherwise sign with the dev default. */
-function signingKey(env: Env): Uint8Array {
+export function signingKey(env: Env): Uint8Array {
   const secret = env.JWT_SECRET;
   if (!secret || (readConfig(env).production && secret === DEV_JWT_SECRET)) {
-    console.error("JWT_SECRET is not set: run `wrangler secret put JWT_SECRET --env production`");
+    console.error(
+      secret
+        ? "JWT_SECRET is the development default in production: run `wrangler secret put JWT_SECRET --env production`"
+        : "JWT_SECRET is not set: run `wrangler secret put JWT_SECRET --env production`",
+    );
     throw new AppError("INTERNAL", "server is not configured for authentication");
   }
   return new TextEncoder().encode(secret);

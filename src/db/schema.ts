@@ -1,4 +1,3 @@
-import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** People. Email is stored lower-cased so lookups and prefix search are exact range scans. */
@@ -8,13 +7,15 @@ export const users = sqliteTable(
     id: text("id").primaryKey(),
     email: text("email"),
     name: text("name").notNull(),
+    /** name.toLowerCase() from JavaScript: SQLite's lower() folds ASCII only, which would hide "Élodie". */
+    nameLower: text("name_lower").notNull(),
     avatarUrl: text("avatar_url"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [
     uniqueIndex("users_email_unique").on(t.email),
-    index("users_name_lower_idx").on(sql`lower(${t.name})`),
+    index("users_name_lower_idx").on(t.nameLower),
   ],
 );
 

@@ -6,6 +6,12 @@ import { users } from "./schema";
 
 export type UserRow = typeof users.$inferSelect;
 
+/** A new row; name_lower is derived here so no insert can forget it. */
+function newUserRow(id: string, email: string | null, name: string, avatarUrl: string | null): typeof users.$inferInsert {
+  const now = nowIso();
+  return { id, email, name, nameLower: name.toLowerCase(), avatarUrl, createdAt: now, updatedAt: now };
+}
+
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   return db.select().from(users).where(eq(users.id, id)).get();
 }
@@ -29,11 +35,12 @@ export async function upsertUserByEmail(
   const name = input.name ?? input.email.split("@")[0] ?? input.email;
   const row = await db
     .insert(users)
-    .values({ id: newId("usr"), email: input.email, name, avatarUrl: input.avatarUrl ?? null, createdAt: now, updatedAt: now })
+    .values(newUserRow(newId("usr"), input.email, name, input.avatarUrl ?? null))
     .onConflictDoUpdate({
       target: users.email,
       set: {
         name: input.name !== undefined ? input.name : sql`${users.name}`,
+        nameLower: input.name !== undefined ? input.name.toLowerCase() : sql`${users.nameLower}`,
         avatarUrl: input.avatarUrl !== undefined ? input.avatarUrl : sql`${users.avatarUrl}`,
         updatedAt: input.name !== undefined || input.avatarUrl !== undefined ? now : sql`${users.updatedAt}`,
       },
@@ -51,18 +58,17 @@ const provisioned = new Set<string>();
  */
 export async function provisionUser(db: Db, identity: Identity): Promise<void> {
   if (provisioned.has(identity.id)) return;
-  const now = nowIso();
   const name = identity.name ?? identity.email?.split("@")[0] ?? identity.id;
   await db
     .insert(users)
-    .values({ id: identity.id, email: identity.email, name, avatarUrl: null, createdAt: now, updatedAt: now })
+    .values(newUserRow(identity.id, identity.email, name, null))
     .onConflictDoNothing()
     .run();
   // The email may already belong to another account; the user still needs a row of their own.
   if (!(await findUserById(db, identity.id))) {
     await db
       .insert(users)
-      .values({ id: identity.id, email: null, name, avatarUrl: null, createdAt: now, updatedAt: now })
+      .values(newUserRow(identity.id, null, name, null))
       .onConflictDoNothing()
       .run();
   }
@@ -75,7 +81,10 @@ export async function updateUser(
   patch: { name?: string | undefined; avatarUrl?: string | null | undefined },
 ): Promise<UserRow | undefined> {
   const set: Partial<typeof users.$inferInsert> = { updatedAt: nowIso() };
-  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.name !== undefined) {
+    set.name = patch.name;
+    set.nameLower = patch.name.toLowerCase();
+  }
   if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl;
   return db.update(users).set(set).where(eq(users.id, id)).returning().get();
 }
@@ -90,7 +99,7 @@ export async function searchUsers(db: Db, query: string, excludeId: string, limi
     .where(
       and(
         ne(users.id, excludeId),
-        or(and(gte(users.email, q), lt(users.email, upper)), and(gte(sql`lower(${users.name})`, q), lt(sql`lower(${users.name})`, upper))),
+        or(and(gte(users.email, q), lt(users.email, upper)), and(gte(users.nameLower, q), lt(users.nameLower, upper))),
       ),
     )
     .orderBy(users.name, users.id)

@@ -79,13 +79,16 @@ export function errorResponse(error: AppError): Response {
 
 /** Turns zod issues into the `details` of a VALIDATION_ERROR, naming each field by its path. */
 export function fromZodIssues(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: readonly string[] }>,
   root = "body",
 ): AppError {
-  const details = issues.map((issue) => ({
-    field: issue.path.length ? issue.path.map(String).join(".") : root,
-    message: issue.message,
-  }));
+  const fieldOf = (path: ReadonlyArray<PropertyKey>) => (path.length ? path.map(String).join(".") : root);
+  const details = issues.flatMap((issue) =>
+    // An unknown key is named as the field itself, not as its parent object.
+    issue.code === "unrecognized_keys" && issue.keys?.length
+      ? issue.keys.map((key) => ({ field: fieldOf([...issue.path, key]), message: "is not a known field" }))
+      : [{ field: fieldOf(issue.path), message: issue.message }],
+  );
   const summary = details.map((d) => `${d.field}: ${d.message}`).join("; ");
   return new AppError("VALIDATION_ERROR", summary || "invalid request", { details });
 }

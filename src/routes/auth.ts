@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { issueTicket, TICKET_TTL_SECONDS } from "../auth/tickets";
-import { issueToken } from "../auth/tokens";
+import { issueToken, signingKey } from "../auth/tokens";
 import { requireAuth } from "../auth/middleware";
 import { database } from "../db/client";
 import { upsertUserByEmail } from "../db/users";
@@ -33,6 +33,7 @@ const login = createRoute({
 
 authRoutes.openapi(login, async (c) => {
   if (!readConfig(c.env).devLogin) throw new AppError("NOT_FOUND", "development login is disabled");
+  signingKey(c.env); // refuse before creating anyone when no usable key is configured
   // Each encoding is validated by its own validator when it arrives; a body of neither kind
   // reaches here unvalidated as {} and fails the same schema below.
   const isForm = /form/i.test(c.req.header("content-type") ?? "");
