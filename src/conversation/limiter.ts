@@ -12,11 +12,12 @@ export type Take = { allowed: true; bucket: Bucket } | { allowed: false; retryAf
  * minute, so a full minute's allowance may arrive as a burst. A missing bucket is full.
  */
 export function take(bucket: Bucket | null, now: number, perMinute: number): Take {
-  const ratePerMs = perMinute / 60_000;
+  // Multiply before dividing: waiting exactly retryAfterMs must refill a whole token, and
+  // dividing by a rounded rate per ms can leave it at 0.9999….
   const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) : 0;
-  const tokens = Math.min(perMinute, (bucket?.tokens ?? perMinute) + elapsed * ratePerMs);
+  const tokens = Math.min(perMinute, (bucket?.tokens ?? perMinute) + (elapsed * perMinute) / 60_000);
   if (tokens >= 1) return { allowed: true, bucket: { tokens: tokens - 1, updatedAt: now } };
-  return { allowed: false, retryAfterMs: Math.ceil((1 - tokens) / ratePerMs) };
+  return { allowed: false, retryAfterMs: Math.ceil(((1 - tokens) * 60_000) / perMinute) };
 }
 
 /** Per-user buckets kept in the Durable Object's storage, so limits survive eviction. */
