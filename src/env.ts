@@ -17,6 +17,7 @@ export interface Env {
   DM_POLICY?: string;
   MAX_MESSAGE_LENGTH?: string;
   MAX_UPLOAD_BYTES?: string;
+  DEFAULT_CURRENCY?: string;
   RATE_MESSAGES_PER_MIN?: string;
   RATE_TYPING_PER_MIN?: string;
   RATE_PINGS_PER_MIN?: string;

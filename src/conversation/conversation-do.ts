@@ -1,27 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { readConfig, type Config } from "../lib/config";
-import type { ErrorCode, ErrorInfo } from "../lib/errors";
+import { readConfig } from "../lib/config";
+import type { ErrorInfo } from "../lib/errors";
+import type { Attachment } from "../schemas/attachments";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, SendInput } from "../schemas/messages";
-import { Limiter } from "./limiter";
-import { Members } from "./members";
-import { MessageLog } from "./message-log";
-import { SocketHub, type SocketIdentity } from "./socket-hub";
-import { SnapshotStore, type ConversationSnapshot } from "./snapshot";
-import { migrate, StateStore } from "./storage";
-import { SummaryMirror } from "./summary-mirror";
-import { TypingState } from "./typing";
+import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendInput } from "../schemas/messages";
+import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
+import { Conversation, fail, ok, type Actor, type Origin, type Result } from "./conversation";
+import { OfferBook } from "./offer-book";
+import { OfferDesk } from "./offer-desk";
+import type { ReactionMap } from "./reactions";
+import type { SocketIdentity } from "./socket-hub";
+import type { ConversationSnapshot } from "./snapshot";
+import { migrate } from "./storage";
 
-/** Who acts, as the Worker authenticated them. */
-export interface Actor {
-  id: string;
-  isAdmin: boolean;
-  /** Token expiry, seconds since the epoch. */
-  exp: number;
-}
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
+export type { Actor, Result } from "./conversation";
 
 export const MAX_FRAME_BYTES = 64 * 1024;
 const SYNC_BATCH = 100;
@@ -29,69 +22,108 @@ const SYNC_BATCH = 100;
 export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_REMOVED = 4003;
 
-const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-const fail = (code: ErrorCode, message: string, extra: Partial<ErrorInfo> = {}): Result<never> => ({
-  ok: false,
-  error: { code, message, ...extra },
-});
-
 /**
- * One conversation: the single writer of its message log. Runtime handlers stay thin and
- * delegate to the named parts; every write that must be atomic goes through one
- * transactionSync, so a refused or failed send leaves nothing behind.
+ * One conversation: the single writer of its message log. The RPC methods and runtime handlers
+ * here are thin: they restore context (snapshot, socket identity) and delegate to the
+ * Conversation's commands and the offer desk.
  */
 export class ConversationDO extends DurableObject<Env> {
-  private readonly config: Config;
-  private readonly snapshot: SnapshotStore;
-  private readonly log: MessageLog;
-  private readonly members: Members;
-  private readonly limiter: Limiter;
-  private readonly typing: TypingState;
-  private readonly hub: SocketHub;
-  private readonly summary: SummaryMirror;
+  private readonly chat: Conversation;
+  private readonly offers: OfferDesk;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const sql = ctx.storage.sql;
-    migrate(sql);
-    const state = new StateStore(sql);
-    this.config = readConfig(env);
-    this.snapshot = new SnapshotStore(state);
-    const conversationId = () => this.snapshot.current?.id ?? null;
-    this.log = new MessageLog(sql, () => conversationId() ?? "");
-    this.members = new Members(sql);
-    this.limiter = new Limiter(sql);
-    this.typing = new TypingState(sql);
-    this.hub = new SocketHub(ctx);
-    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, conversationId, () => void this.scheduleAlarm());
+    migrate(ctx.storage.sql);
+    this.chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
+    this.offers = new OfferDesk(this.chat, new OfferBook(ctx.storage.sql, () => this.chat.snapshot.current?.id ?? ""));
     // The exact frame {"type":"ping"} is answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
-    if (this.summary.pending) void this.summary.kick();
+    const open = new Set(ctx.getWebSockets().map((ws) => this.chat.hub.identity(ws)?.session ?? -1));
+    this.chat.receipts.closeAllExcept(open, this.chat.log.lastSeq);
+    if (this.chat.summary.pending) void this.chat.summary.kick();
   }
 
   // ── RPC, called by the Worker after it has authenticated and authorised the actor ──
 
   async sendMessage(actor: Actor, snapshot: ConversationSnapshot, input: SendInput): Promise<Result<{ message: Message; created: boolean }>> {
     this.applySnapshot(snapshot);
-    return this.send(actor, input, null, undefined);
+    return this.chat.send(actor, input, null);
   }
 
-  async history(snapshot: ConversationSnapshot, query: HistoryQuery): Promise<HistoryPage> {
+  async editMessage(actor: Actor, snapshot: ConversationSnapshot, messageId: string, content: string): Promise<Result<Message>> {
     this.applySnapshot(snapshot);
-    return this.log.page(query);
+    return this.chat.edit(actor, messageId, content);
+  }
+
+  async deleteMessage(actor: Actor, snapshot: ConversationSnapshot, messageId: string): Promise<Result<Message>> {
+    this.applySnapshot(snapshot);
+    return this.chat.remove(actor, messageId);
+  }
+
+  async react(actor: Actor, snapshot: ConversationSnapshot, messageId: string, emoji: string, add: boolean): Promise<Result<{ message_id: string; reactions: ReactionMap }>> {
+    this.applySnapshot(snapshot);
+    return this.chat.react(actor, messageId, emoji, add);
+  }
+
+  async receipts(snapshot: ConversationSnapshot, messageId: string): Promise<Result<Receipts>> {
+    this.applySnapshot(snapshot);
+    return this.chat.receiptsOf(messageId);
+  }
+
+  async history(actor: Actor, snapshot: ConversationSnapshot, query: HistoryQuery): Promise<HistoryPage> {
+    this.applySnapshot(snapshot);
+    return this.chat.history(actor, query);
   }
 
   async markRead(actor: Actor, snapshot: ConversationSnapshot, upToSeq: number | undefined): Promise<Result<ReadState>> {
     this.applySnapshot(snapshot);
-    const result = this.read(actor, upToSeq);
+    const result = this.chat.read(actor, upToSeq);
     // The REST caller may list or count unread right after this returns: let D1 catch up first.
-    if (result.ok) await this.summary.kick();
+    if (result.ok) await this.chat.summary.kick();
     return result;
   }
 
-  /** Called after D1 changed the conversation (status, participants) so sockets learn at once. */
-  async refresh(snapshot: ConversationSnapshot): Promise<void> {
+  async createOffer(actor: Actor, snapshot: ConversationSnapshot, input: CreateOfferInput): Promise<Result<{ message: Message; created: boolean }>> {
     this.applySnapshot(snapshot);
+    return this.offers.create(actor, input, null);
+  }
+
+  async respondToOffer(actor: Actor, snapshot: ConversationSnapshot, offerId: string, input: RespondOfferInput): Promise<Result<Message>> {
+    this.applySnapshot(snapshot);
+    return this.offers.respond(actor, offerId, input, null);
+  }
+
+  /** Checks membership, open state and the upload bucket before the Worker stores any bytes. */
+  async admitUpload(actor: Actor, snapshot: ConversationSnapshot): Promise<Result<null>> {
+    this.applySnapshot(snapshot);
+    const refused = this.chat.requireParticipant(actor) ?? this.chat.requireOpen();
+    if (refused) return refused;
+    const allowance = this.chat.limiter.check(actor.id, "uploads", this.chat.config.rates.uploadsPerMin);
+    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", "too many uploads; slow down", { retryAfterMs: allowance.retryAfterMs });
+    this.chat.limiter.commit(actor.id, "uploads", allowance.bucket);
+    return ok(null);
+  }
+
+  /** The Worker stored the bytes (R2) and metadata (D1); from now on sends may use it. */
+  async registerAttachment(snapshot: ConversationSnapshot, attachment: Attachment): Promise<void> {
+    this.applySnapshot(snapshot);
+    this.chat.attachments.register(attachment);
+  }
+
+  /**
+   * Called after D1 changed the conversation (status, participants) so sockets learn at once.
+   * A moderator's status change leaves a system note naming the action and who took it.
+   */
+  async refresh(snapshot: ConversationSnapshot, actor: Actor, statusChange: "closed" | "reopened" | null): Promise<void> {
+    this.applySnapshot(snapshot);
+    if (!statusChange) return;
+    const note = this.chat.transaction(() =>
+      this.chat.appendSystem(statusChange === "closed" ? "Conversation closed by a moderator" : "Conversation reopened by a moderator", {
+        action: `conversation.${statusChange}`,
+        actor_id: actor.id,
+      }),
+    );
+    this.chat.publish([note], null);
   }
 
   // ── Socket upgrade, forwarded by the Worker with the identity it verified ──
@@ -105,46 +137,50 @@ export class ConversationDO extends DurableObject<Env> {
     if (!actor || !snapshot) return new Response("missing identity", { status: 400 });
     this.applySnapshot(snapshot);
 
+    const { hub, log, receipts, typing } = this.chat;
     const { 0: client, 1: server } = new WebSocketPair();
-    const wasOnline = this.hub.socketsOf(actor.id).length > 0;
-    this.hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin });
-    if (!wasOnline) this.hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
-    const online = this.hub.onlineUsers();
-    this.hub.send(server, {
+    const wasOnline = hub.socketsOf(actor.id).length > 0;
+    const session = receipts.openSession(actor.id, log.lastSeq);
+    hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
+    if (!wasOnline) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
+    const online = hub.onlineUsers();
+    hub.send(server, {
       type: "hello",
       conversation_id: snapshot.id,
       user_id: actor.id,
-      last_seq: this.log.lastSeq,
+      last_seq: log.lastSeq,
       participants: snapshot.participantIds.map((id) => ({ id, online: online.has(id) })),
-      typing: this.typing.typingUsers(),
+      typing: typing.typingUsers(),
     });
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const identity = this.hub.identity(ws);
+    const { hub, snapshot } = this.chat;
+    const identity = hub.identity(ws);
     if (!identity) return ws.close(1011, "socket has no identity");
     if (frameBytes(raw) > MAX_FRAME_BYTES) {
-      this.hub.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
+      hub.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
       return ws.close(1009, "frame too large");
     }
     if (Date.now() >= identity.exp * 1000) {
-      this.hub.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
+      hub.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
       return ws.close(CLOSE_TOKEN_EXPIRED, "token expired");
     }
-    if (!identity.admin && !this.snapshot.isParticipant(identity.userId)) {
+    if (!identity.admin && !snapshot.isParticipant(identity.userId)) {
       return ws.close(CLOSE_REMOVED, "no longer a participant");
     }
     if (typeof raw !== "string") {
-      return this.hub.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
+      return hub.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
     }
     const parsed = parseClientFrame(raw);
-    if (!parsed.ok) return this.hub.send(ws, errorFrame(parsed.ref, { code: parsed.code, message: parsed.message }));
+    if (!parsed.ok) return hub.send(ws, errorFrame(parsed.ref, { code: parsed.code, message: parsed.message }));
     try {
-      this.handleFrame(ws, identity, parsed.frame);
+      const error = this.handleFrame(ws, identity, parsed.frame);
+      if (error) hub.send(ws, errorFrame(parsed.frame.ref, error));
     } catch (err) {
       console.error("conversation frame failed", err);
-      this.hub.send(ws, errorFrame(parsed.frame.ref, { code: "INTERNAL", message: "internal error" }));
+      hub.send(ws, errorFrame(parsed.frame.ref, { code: "INTERNAL", message: "internal error" }));
     }
   }
 
@@ -162,168 +198,91 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    for (const userId of this.typing.expire()) this.broadcastTyping(userId, false);
-    if (this.summary.pending) await this.summary.kick();
+    for (const userId of this.chat.typing.expire()) this.chat.broadcastTyping(userId, false);
+    if (this.chat.summary.pending) await this.chat.summary.kick();
     await this.scheduleAlarm();
   }
 
-  // ── Commands shared by REST and sockets ──
+  // ── Internals ──
 
-  private applySnapshot(snapshot: ConversationSnapshot): void {
-    const { removed } = this.snapshot.update(snapshot);
-    for (const userId of removed) this.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
+  /** Takes D1's view of the conversation; people removed lose their sockets at once. */
+  private applySnapshot(next: ConversationSnapshot): void {
+    for (const userId of this.chat.snapshot.update(next).removed) this.chat.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
   }
 
-  private send(actor: Actor, input: SendInput, origin: WebSocket | null, ref: FrameRef): Result<{ message: Message; created: boolean }> {
-    const snapshot = this.snapshot.current;
-    if (!snapshot || !this.snapshot.isParticipant(actor.id)) return fail("CHAT_ACCESS_DENIED", "only participants may send messages");
-    if (input.client_id) {
-      const existing = this.log.byClientId(actor.id, input.client_id);
-      if (existing) {
-        if (origin) this.hub.send(origin, { type: "message.ack", client_id: input.client_id, ref, message: existing });
-        return ok({ message: existing, created: false });
-      }
-    }
-    if (snapshot.status === "closed") return fail("CONVERSATION_CLOSED", "this conversation is closed");
-    const invalid = this.validateSend(input);
-    if (invalid) return invalid;
-
-    const now = Date.now();
-    const allowance = this.limiter.check(actor.id, "messages", this.config.rates.messagesPerMin, now);
-    if (!allowance.allowed) {
-      return fail("RATE_LIMIT_EXCEEDED", "too many messages; slow down", { retryAfterMs: allowance.retryAfterMs });
-    }
-    const message = this.ctx.storage.transactionSync(() => {
-      this.limiter.commit(actor.id, "messages", allowance.bucket);
-      const appended = this.log.append(
-        {
-          senderId: actor.id,
-          type: input.type,
-          content: input.content.trim(),
-          data: input.data ?? null,
-          replyTo: input.reply_to ?? null,
-          clientId: input.client_id ?? null,
-        },
-        now,
-      );
-      this.members.recordSent(actor.id, appended.seq);
-      return appended;
-    });
-
-    // One serialisation of the message for the ack and the whole fan-out.
-    const body = JSON.stringify(message);
-    if (origin) {
-      this.hub.send(origin, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(ref ?? null)},"message":${body}}`);
-    }
-    this.hub.broadcast(`{"type":"message.new","message":${body}}`);
-    if (this.typing.stop(actor.id, now)) this.broadcastTyping(actor.id, false);
-    void this.summary.kick();
-    return ok({ message, created: true });
-  }
-
-  private validateSend(input: SendInput): Result<never> | null {
-    const content = input.content.trim();
-    const length = [...content].length;
-    if (length === 0) return invalidField("content", "must not be empty");
-    if (length > this.config.maxMessageLength) {
-      return invalidField("content", `must be at most ${this.config.maxMessageLength} characters`);
-    }
-    if (input.attachment_id !== undefined) return invalidField("attachment_id", "no such attachment in this conversation");
-    if (input.reply_to !== undefined && !this.log.byId(input.reply_to)) {
-      return invalidField("reply_to", "must name a message of this conversation");
-    }
-    if (input.type === "product" && typeof input.data?.product_id !== "string") {
-      return invalidField("data.product_id", "product messages need data.product_id");
-    }
-    return null;
-  }
-
-  private read(actor: Actor, upToSeq: number | undefined): Result<ReadState> {
-    if (!this.snapshot.isParticipant(actor.id)) return fail("CHAT_ACCESS_DENIED", "only participants have a read cursor");
-    const target = Math.min(upToSeq ?? this.log.lastSeq, this.log.lastSeq);
-    const before = this.members.readCursor(actor.id);
-    const cursor = this.members.markRead(actor.id, target);
-    if (cursor > before) this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
-    return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
-  }
-
-  private handleFrame(ws: WebSocket, identity: SocketIdentity, frame: ClientFrame): void {
+  /** Dispatches one valid frame; returns the error to send back, if any. */
+  private handleFrame(ws: WebSocket, identity: SocketIdentity, frame: ClientFrame): ErrorInfo | null {
+    const chat = this.chat;
     const actor: Actor = { id: identity.userId, isAdmin: identity.admin, exp: identity.exp };
+    const origin: Origin = { ws, ref: frame.ref };
+    const errorOf = (result: Result<unknown>) => (result.ok ? null : result.error);
     switch (frame.type) {
       case "message.send": {
         const { client_id, content, message_type, data, reply_to, attachment_id } = frame;
-        const result = this.send(actor, { client_id, content, type: message_type, data, reply_to, attachment_id }, ws, frame.ref);
-        if (!result.ok) this.hub.send(ws, errorFrame(frame.ref, result.error));
-        return;
+        return errorOf(chat.send(actor, { client_id, content, type: message_type, data, reply_to, attachment_id }, origin));
+      }
+      case "message.edit":
+        return errorOf(chat.edit(actor, frame.message_id, frame.content));
+      case "message.delete":
+        return errorOf(chat.remove(actor, frame.message_id));
+      case "reaction.add":
+      case "reaction.remove":
+        return errorOf(chat.react(actor, frame.message_id, frame.emoji, frame.type === "reaction.add"));
+      case "offer.send": {
+        const { type: _type, ref: _ref, ...input } = frame;
+        return errorOf(this.offers.create(actor, input, origin));
+      }
+      case "offer.respond": {
+        const { offer_id, action, counter_amount, message } = frame;
+        return errorOf(this.offers.respond(actor, offer_id, { action, counter_amount, message }, origin));
       }
       case "typing.start":
       case "typing.stop":
-        return this.setTyping(actor, frame.type === "typing.start");
-      case "read": {
-        const result = this.read(actor, frame.up_to_seq);
-        if (!result.ok) this.hub.send(ws, errorFrame(frame.ref, result.error));
-        else void this.summary.kick();
-        return;
-      }
+        if (chat.setTyping(actor, frame.type === "typing.start")) void this.scheduleAlarm();
+        return null;
+      case "read":
+        return errorOf(chat.read(actor, frame.up_to_seq));
       case "sync":
-        return this.replay(ws, frame.after_seq, frame.ref);
+        this.replay(ws, actor, frame.after_seq, frame.ref);
+        return null;
       case "ping": {
-        const allowance = this.limiter.check(actor.id, "pings", this.config.rates.pingsPerMin);
-        if (!allowance.allowed) {
-          const error = { code: "RATE_LIMIT_EXCEEDED", message: "too many pings", retryAfterMs: allowance.retryAfterMs } as const;
-          return this.hub.send(ws, errorFrame(frame.ref, error));
-        }
-        this.limiter.commit(actor.id, "pings", allowance.bucket);
-        return this.hub.send(ws, { type: "pong", ref: frame.ref });
+        const allowance = chat.limiter.check(actor.id, "pings", chat.config.rates.pingsPerMin);
+        if (!allowance.allowed) return { code: "RATE_LIMIT_EXCEEDED", message: "too many pings", retryAfterMs: allowance.retryAfterMs };
+        chat.limiter.commit(actor.id, "pings", allowance.bucket);
+        chat.hub.send(ws, { type: "pong", ref: frame.ref });
+        return null;
       }
     }
   }
 
-  /** Typing beyond the limit, or in a closed conversation, is dropped quietly. */
-  private setTyping(actor: Actor, isTyping: boolean): void {
-    if (!this.snapshot.isParticipant(actor.id)) return;
-    if (!isTyping) {
-      if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
-      return;
-    }
-    if (this.snapshot.current?.status === "closed") return;
-    const allowance = this.limiter.check(actor.id, "typing", this.config.rates.typingPerMin);
-    if (!allowance.allowed) return;
-    const started = this.ctx.storage.transactionSync(() => {
-      this.limiter.commit(actor.id, "typing", allowance.bucket);
-      return this.typing.start(actor.id);
-    });
-    if (started) this.broadcastTyping(actor.id, true);
-    void this.scheduleAlarm();
-  }
-
-  /** Typing goes to everyone but the typist's own sockets. */
-  private broadcastTyping(userId: string, isTyping: boolean): void {
-    this.hub.broadcastToOthers({ type: "typing", user_id: userId, is_typing: isTyping }, userId);
-  }
-
-  private replay(ws: WebSocket, afterSeq: number, ref: FrameRef): void {
+  /** sync: every message after `afterSeq` in batches of 100, then sync.done; what was sent is delivered. */
+  private replay(ws: WebSocket, actor: Actor, afterSeq: number, ref: FrameRef): void {
+    const { hub, log } = this.chat;
     let cursor = afterSeq;
     for (;;) {
-      const batch = this.log.after(cursor, SYNC_BATCH);
+      const batch = log.after(cursor, SYNC_BATCH);
       if (batch.length === 0) break;
-      this.hub.send(ws, { type: "sync.batch", ref, messages: batch });
+      hub.send(ws, { type: "sync.batch", ref, messages: batch });
       cursor = batch[batch.length - 1]!.seq;
       if (batch.length < SYNC_BATCH) break;
     }
-    this.hub.send(ws, { type: "sync.done", ref, last_seq: this.log.lastSeq });
+    hub.send(ws, { type: "sync.done", ref, last_seq: log.lastSeq });
+    if (cursor > afterSeq) this.chat.markDelivered(actor.id, cursor);
   }
 
   private onSocketGone(ws: WebSocket): void {
-    const identity = this.hub.identity(ws);
-    if (!identity || this.hub.socketsOf(identity.userId, ws).length > 0) return;
-    if (this.typing.stop(identity.userId)) this.broadcastTyping(identity.userId, false);
-    this.hub.broadcast({ type: "presence", user_id: identity.userId, online: false }, ws);
+    const { hub, receipts, log, typing } = this.chat;
+    const identity = hub.identity(ws);
+    if (!identity) return;
+    receipts.closeSession(identity.session, log.lastSeq);
+    if (hub.socketsOf(identity.userId, ws).length > 0) return;
+    if (typing.stop(identity.userId)) this.chat.broadcastTyping(identity.userId, false);
+    hub.broadcast({ type: "presence", user_id: identity.userId, online: false }, ws);
   }
 
   /** One alarm serves typing expiry and summary retries: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
-    const candidates = [this.typing.nextExpiry(), this.summary.retryAt].filter((t): t is number => t !== null);
+    const candidates = [this.chat.typing.nextExpiry(), this.chat.summary.retryAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();
@@ -335,10 +294,6 @@ function frameBytes(raw: string | ArrayBuffer): number {
   if (typeof raw !== "string") return raw.byteLength;
   // A UTF-16 unit is at most 3 UTF-8 bytes, so most frames need no encoding to be measured.
   return raw.length * 3 <= MAX_FRAME_BYTES ? raw.length : new TextEncoder().encode(raw).byteLength;
-}
-
-function invalidField(field: string, message: string): Result<never> {
-  return fail("VALIDATION_ERROR", `${field}: ${message}`, { details: [{ field, message }] });
 }
 
 function errorFrame(ref: FrameRef, error: ErrorInfo): ServerFrame {

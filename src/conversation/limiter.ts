@@ -3,7 +3,7 @@ export interface Bucket {
   updatedAt: number;
 }
 
-export type BucketKind = "messages" | "typing" | "pings";
+export type BucketKind = "messages" | "typing" | "pings" | "uploads";
 
 export type Take = { allowed: true; bucket: Bucket } | { allowed: false; retryAfterMs: number };
 

@@ -1,5 +1,7 @@
 import { newId, nowIso } from "../lib/ids";
+import type { Attachment } from "../schemas/attachments";
 import type { HistoryPage, HistoryQuery, Message } from "../schemas/messages";
+import type { ReactionMap, Reactions } from "./reactions";
 
 type MessageRow = {
   seq: number;
@@ -23,6 +25,7 @@ export interface NewMessage {
   data: Record<string, unknown> | null;
   replyTo: string | null;
   clientId: string | null;
+  attachment?: Attachment | null;
 }
 
 /** The ordered, append-only message log. `seq` is assigned here: last + 1, never reused. */
@@ -31,6 +34,7 @@ export class MessageLog {
 
   constructor(
     private readonly sql: SqlStorage,
+    private readonly reactions: Reactions,
     private readonly conversationId: () => string,
   ) {
     this.last = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM messages").one().seq ?? 0;
@@ -50,7 +54,7 @@ export class MessageLog {
       content: input.content,
       data: input.data ? JSON.stringify(input.data) : null,
       reply_to: input.replyTo,
-      attachment: null,
+      attachment: input.attachment ? JSON.stringify(input.attachment) : null,
       client_id: input.clientId,
       created_at: nowIso(now),
       edited_at: null,
@@ -71,7 +75,24 @@ export class MessageLog {
       row.created_at,
     );
     this.last = row.seq;
-    return this.toMessage(row);
+    return this.toMessage(row, {});
+  }
+
+  edit(seq: number, content: string, at: string): void {
+    this.sql.exec("UPDATE messages SET content = ?, edited_at = ? WHERE seq = ?", content, at, seq);
+  }
+
+  /** Soft delete: the row stays (seq stays gapless) but content, data and attachment are withheld. */
+  softDelete(seq: number, at: string): void {
+    this.sql.exec("UPDATE messages SET deleted_at = ? WHERE seq = ? AND deleted_at IS NULL", at, seq);
+  }
+
+  setData(seq: number, data: Record<string, unknown>): void {
+    this.sql.exec("UPDATE messages SET data = ? WHERE seq = ?", JSON.stringify(data), seq);
+  }
+
+  bySeq(seq: number): Message | null {
+    return this.first("SELECT * FROM messages WHERE seq = ?", seq);
   }
 
   byClientId(senderId: string, clientId: string): Message | null {
@@ -116,14 +137,16 @@ export class MessageLog {
     return this.rows(query, ...bindings)[0] ?? null;
   }
 
+  /** Rows with their reactions, fetched in one query over the rows' seq range. */
   private rows(query: string, ...bindings: unknown[]): Message[] {
-    return this.sql
-      .exec<MessageRow>(query, ...bindings)
-      .toArray()
-      .map((row) => this.toMessage(row));
+    const rows = this.sql.exec<MessageRow>(query, ...bindings).toArray();
+    if (rows.length === 0) return [];
+    const seqs = rows.map((r) => r.seq);
+    const reactions = this.reactions.inRange(Math.min(...seqs), Math.max(...seqs));
+    return rows.map((row) => this.toMessage(row, reactions.get(row.seq) ?? {}));
   }
 
-  private toMessage(row: MessageRow): Message {
+  private toMessage(row: MessageRow, reactions: ReactionMap): Message {
     const deleted = row.deleted_at !== null;
     return {
       id: row.id,
@@ -132,10 +155,10 @@ export class MessageLog {
       sender_id: row.sender_id,
       type: row.type,
       content: deleted ? null : row.content,
-      data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null,
+      data: deleted || !row.data ? null : (JSON.parse(row.data) as Record<string, unknown>),
       reply_to: row.reply_to,
-      attachment: deleted || !row.attachment ? null : (JSON.parse(row.attachment) as Record<string, unknown>),
-      reactions: {},
+      attachment: deleted || !row.attachment ? null : (JSON.parse(row.attachment) as Attachment),
+      reactions: deleted ? {} : reactions,
       client_id: row.client_id,
       edited_at: row.edited_at,
       deleted_at: row.deleted_at,

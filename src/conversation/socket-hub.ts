@@ -6,19 +6,30 @@ export interface SocketIdentity {
   /** Token expiry, seconds since the epoch. */
   exp: number;
   admin: boolean;
+  /** The receipts session this socket delivers for. */
+  session: number;
 }
 
 /** The conversation's sockets: who is on which, and fan-out with one serialisation per frame. */
 export class SocketHub {
+  /** Attachments deserialised once per socket per wake-up, not once per broadcast. */
+  private readonly identities = new WeakMap<WebSocket, SocketIdentity | null>();
+
   constructor(private readonly ctx: DurableObjectState) {}
 
   accept(ws: WebSocket, identity: SocketIdentity): void {
     this.ctx.acceptWebSocket(ws, [identity.userId]);
     ws.serializeAttachment(identity);
+    this.identities.set(ws, identity);
   }
 
   identity(ws: WebSocket): SocketIdentity | null {
-    return (ws.deserializeAttachment() as SocketIdentity | null) ?? null;
+    let identity = this.identities.get(ws);
+    if (identity === undefined) {
+      identity = (ws.deserializeAttachment() as SocketIdentity | null) ?? null;
+      this.identities.set(ws, identity);
+    }
+    return identity;
   }
 
   socketsOf(userId: string, except?: WebSocket): WebSocket[] {

@@ -32,6 +32,49 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (user_id, kind)
    );
    CREATE TABLE typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+  `CREATE INDEX messages_sender_seq ON messages(sender_id, seq);
+   CREATE TABLE reactions (
+     seq INTEGER NOT NULL,
+     emoji TEXT NOT NULL,
+     user_id TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (seq, emoji, user_id)
+   );
+   CREATE TABLE offers (
+     id TEXT PRIMARY KEY,
+     message_id TEXT NOT NULL,
+     offerer_id TEXT NOT NULL,
+     amount_minor INTEGER NOT NULL,
+     currency TEXT NOT NULL,
+     product_id TEXT,
+     status TEXT NOT NULL,
+     counter_of TEXT,
+     responded_by TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE attachments (
+     id TEXT PRIMARY KEY,
+     uploader_id TEXT NOT NULL,
+     info TEXT NOT NULL,
+     seq INTEGER,
+     withdrawn INTEGER NOT NULL DEFAULT 0,
+     mirrored INTEGER NOT NULL DEFAULT 1
+   );
+   CREATE TABLE sessions (
+     id INTEGER PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     from_seq INTEGER NOT NULL,
+     to_seq INTEGER
+   );
+   CREATE INDEX sessions_user ON sessions(user_id, from_seq);
+   CREATE TABLE receipt_marks (
+     user_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at TEXT NOT NULL,
+     PRIMARY KEY (user_id, kind, seq)
+   );`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -1,7 +1,9 @@
-import { and, eq, lte, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { database } from "../db/client";
-import { conversations, participants } from "../db/schema";
+import { attachments, conversations, participants } from "../db/schema";
+import { nowIso } from "../lib/ids";
+import type { AttachmentRegistry } from "./attachment-registry";
 import type { Members } from "./members";
 import type { MessageLog } from "./message-log";
 import type { StateStore } from "./storage";
@@ -24,6 +26,10 @@ export class SummaryMirror {
   private running: Promise<void> | null = null;
   private failures = 0;
   private mirroredSeq: number;
+  /** Set when an edit or delete changed the message the summary shows. */
+  private dirty: boolean;
+  /** Bumped by every markDirty, so a flush only clears what it actually wrote. */
+  private dirtyGeneration = 0;
   retryAt: number | null = null;
 
   constructor(
@@ -31,14 +37,29 @@ export class SummaryMirror {
     private readonly state: StateStore,
     private readonly log: MessageLog,
     private readonly members: Members,
+    private readonly attachmentRegistry: AttachmentRegistry,
     private readonly conversationId: () => string | null,
     private readonly onRetryScheduled: () => void,
   ) {
     this.mirroredSeq = Number(state.get("mirrored_seq") ?? 0);
+    this.dirty = state.get("summary_dirty") === "1";
   }
 
   get pending(): boolean {
-    return this.mirroredSeq < this.log.lastSeq || this.members.unmirroredReads().length > 0;
+    return (
+      this.dirty ||
+      this.mirroredSeq < this.log.lastSeq ||
+      this.members.unmirroredReads().length > 0 ||
+      this.attachmentRegistry.unmirroredWithdrawals().length > 0
+    );
+  }
+
+  /** The latest message changed in place (edit, delete, offer status): D1's copy must follow. */
+  markDirty(): void {
+    this.dirtyGeneration++;
+    if (this.dirty) return;
+    this.dirty = true;
+    this.state.set("summary_dirty", "1");
   }
 
   /** Starts a flush unless one is running; the running one picks up whatever is new when it finishes. */
@@ -73,6 +94,8 @@ export class SummaryMirror {
     const last = this.log.latest();
     const lastSeq = this.log.lastSeq;
     const reads = this.members.unmirroredReads();
+    const withdrawn = this.attachmentRegistry.unmirroredWithdrawals();
+    const generation = this.dirtyGeneration;
     const statements: BatchItem<"sqlite">[] = [];
     if (last) {
       statements.push(
@@ -96,10 +119,19 @@ export class SummaryMirror {
           .where(and(eq(participants.conversationId, id), eq(participants.userId, read.userId))),
       );
     }
+    if (withdrawn.length > 0) {
+      statements.push(db.update(attachments).set({ deletedAt: nowIso() }).where(inArray(attachments.id, withdrawn)));
+    }
     if (statements.length > 0) await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
     this.state.set("mirrored_seq", String(lastSeq));
     this.mirroredSeq = lastSeq;
     for (const read of reads) this.members.markMirrored(read.userId, read.readSeq);
+    this.attachmentRegistry.markMirrored(withdrawn);
+    // An edit that landed while this flush was in flight keeps the flag for the next round.
+    if (this.dirty && generation === this.dirtyGeneration) {
+      this.dirty = false;
+      this.state.set("summary_dirty", "0");
+    }
     return true;
   }
 }

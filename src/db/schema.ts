@@ -89,3 +89,27 @@ export const wsTickets = sqliteTable(
   },
   (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
 );
+
+/** Attachment metadata; the bytes live in R2 under `r2_key`, a key the server chose. */
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: text("id").primaryKey(),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    uploaderId: text("uploader_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    r2Key: text("r2_key").notNull(),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    contentType: text("content_type").notNull(),
+    kind: text("kind", { enum: ["image", "audio", "document"] }).notNull(),
+    durationMs: integer("duration_ms"),
+    createdAt: text("created_at").notNull(),
+    /** Set when the message carrying it is deleted: the bytes are withheld from then on. */
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("attachments_conversation_idx").on(t.conversationId, t.createdAt)],
+);

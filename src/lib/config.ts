@@ -9,6 +9,7 @@ export interface Config {
   dmPolicy: "open" | "friends";
   maxMessageLength: number;
   maxUploadBytes: number;
+  defaultCurrency: string;
   rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number };
 }
 
@@ -31,6 +32,7 @@ export function readConfig(env: Env): Config {
     dmPolicy: env.DM_POLICY === "friends" ? "friends" : "open",
     maxMessageLength: positiveInt(env.MAX_MESSAGE_LENGTH, 1000),
     maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024),
+    defaultCurrency: /^[A-Z]{3}$/.test(env.DEFAULT_CURRENCY ?? "") ? env.DEFAULT_CURRENCY! : "USD",
     rates: {
       messagesPerMin: positiveInt(env.RATE_MESSAGES_PER_MIN, 30),
       typingPerMin: positiveInt(env.RATE_TYPING_PER_MIN, 10),

@@ -175,9 +175,15 @@ const patch = createRoute({
 });
 
 /** After D1 changed, the Durable Object takes the new snapshot so its sockets see it at once. */
-async function reloadAndRefresh(env: Env, db: Db, id: string): Promise<ConversationWithParticipants> {
+async function reloadAndRefresh(
+  env: Env,
+  db: Db,
+  id: string,
+  identity: Identity,
+  statusChange: "closed" | "reopened" | null = null,
+): Promise<ConversationWithParticipants> {
   const fresh = (await loadConversation(db, id))!;
-  await conversationStub(env, id).refresh(snapshotOf(fresh));
+  await conversationStub(env, id).refresh(snapshotOf(fresh), actorOf(identity), statusChange);
   return fresh;
 }
 
@@ -185,15 +191,18 @@ conversationRoutes.openapi(patch, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
   const { id } = c.req.valid("param");
-  await requireConversation(db, id, identity);
+  const { conversation, isParticipant } = await requireConversation(db, id, identity);
   const body = c.req.valid("json");
+  // A moderator (an admin outside the conversation) closing or reopening it leaves a system note.
+  const statusChange =
+    !isParticipant && body.status && body.status !== conversation.row.status ? (body.status === "closed" ? "closed" : "reopened") : null;
   await updateConversation(db, id, {
     ...(body.title !== undefined && { title: body.title }),
     ...(body.status !== undefined && { status: body.status }),
     ...(body.metadata !== undefined && { metadata: body.metadata }),
     updatedAt: nowIso(),
   });
-  return c.json(toConversation(await reloadAndRefresh(c.env, db, id), identity.id), 200);
+  return c.json(toConversation(await reloadAndRefresh(c.env, db, id, identity, statusChange), identity.id), 200);
 });
 
 const addMember = createRoute({
@@ -225,7 +234,7 @@ conversationRoutes.openapi(addMember, async (c) => {
   if (!(await findUserById(db, body.user_id))) throw new AppError("USER_NOT_FOUND", "no such user");
   const existing = conversation.participants.find((p) => p.userId === body.user_id);
   await addParticipant(db, id, body.user_id, body.role ?? existing?.role ?? "member", nowIso());
-  const fresh = await reloadAndRefresh(c.env, db, id);
+  const fresh = await reloadAndRefresh(c.env, db, id, identity);
   return c.json(toConversation(fresh, identity.id), existing ? 200 : 201);
 });
 
@@ -252,7 +261,7 @@ conversationRoutes.openapi(removeMember, async (c) => {
   if (!mayRemove(identity, conversation, userId)) throw new AppError("FORBIDDEN", "only the creator or an admin may remove others");
   if (!conversation.participants.some((p) => p.userId === userId)) throw new AppError("USER_NOT_FOUND", "not a participant");
   await removeParticipant(db, id, userId);
-  await reloadAndRefresh(c.env, db, id);
+  await reloadAndRefresh(c.env, db, id, identity);
   return c.body(null, 204);
 });
 

@@ -45,6 +45,7 @@ const history = createRoute({
 });
 
 messageRoutes.openapi(history, async (c) => {
-  const { snapshot } = await requireConversation(database(c.env.DB), c.req.valid("param").id, c.get("identity"));
-  return c.json(await conversationStub(c.env, snapshot.id).history(snapshot, c.req.valid("query")), 200);
+  const identity = c.get("identity");
+  const { snapshot } = await requireConversation(database(c.env.DB), c.req.valid("param").id, identity);
+  return c.json(await conversationStub(c.env, snapshot.id).history(actorOf(identity), snapshot, c.req.valid("query")), 200);
 });

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { ErrorCode } from "../lib/errors";
 import { SendInputSchema, type Message } from "./messages";
+import { CreateOfferBodySchema, OfferActionSchema, type Offer } from "./offers";
 
 const Ref = z.union([z.string().max(128), z.number()]).optional();
 const Seq = z.number().int().min(0);
@@ -16,6 +17,19 @@ export const ClientFrameSchema = z.discriminatedUnion("type", [
     data: SendInputSchema.shape.data,
     reply_to: SendInputSchema.shape.reply_to,
     attachment_id: SendInputSchema.shape.attachment_id,
+  }),
+  z.object({ type: z.literal("message.edit"), ref: Ref, message_id: z.string().max(128), content: z.string().max(100_000) }),
+  z.object({ type: z.literal("message.delete"), ref: Ref, message_id: z.string().max(128) }),
+  z.object({ type: z.literal("reaction.add"), ref: Ref, message_id: z.string().max(128), emoji: z.string().max(64) }),
+  z.object({ type: z.literal("reaction.remove"), ref: Ref, message_id: z.string().max(128), emoji: z.string().max(64) }),
+  z.object({ type: z.literal("offer.send"), ref: Ref, ...CreateOfferBodySchema.shape }),
+  z.object({
+    type: z.literal("offer.respond"),
+    ref: Ref,
+    offer_id: z.string().max(128),
+    action: OfferActionSchema,
+    counter_amount: CreateOfferBodySchema.shape.amount.optional(),
+    message: CreateOfferBodySchema.shape.message,
   }),
   z.object({ type: z.literal("typing.start"), ref: Ref }),
   z.object({ type: z.literal("typing.stop"), ref: Ref }),
@@ -36,8 +50,12 @@ export type ServerFrame =
       participants: { id: string; online: boolean }[];
       typing: string[];
     }
-  | { type: "message.ack"; client_id: string | null; ref?: FrameRef; message: Message }
-  | { type: "message.new"; message: Message }
+  | { type: "message.ack"; client_id: string | null; ref: FrameRef | null; message: Message }
+  | { type: "message.new"; message: Message; delivered_to: string[] }
+  | { type: "message.updated"; message: Message }
+  | { type: "reaction.updated"; message_id: string; reactions: Record<string, string[]> }
+  | { type: "offer.updated"; offer: Offer }
+  | { type: "delivered"; user_id: string; up_to_seq: number }
   | { type: "typing"; user_id: string; is_typing: boolean }
   | { type: "read"; user_id: string; up_to_seq: number }
   | { type: "presence"; user_id: string; online: boolean }

@@ -1,10 +1,14 @@
 import { z } from "@hono/zod-openapi";
+import { AttachmentSchema } from "./attachments";
 import { boundedObject, IdSchema, IsoTime } from "./common";
 
 export const MessageTypeSchema = z.enum(["text", "image", "file", "voice", "product", "offer", "offer_response", "system"]);
 
-/** Types a client may send itself; the rest are written by the server (offers, system notes) or need an attachment. */
-export const ClientMessageTypeSchema = z.enum(["text", "product"]);
+/**
+ * Types a client may send itself. image/file/voice need an attachment (and are derived from it
+ * when the client says text); offers go through the offer endpoints; system is the server's.
+ */
+export const ClientMessageTypeSchema = z.enum(["text", "product", "image", "file", "voice"]);
 
 export const MessageSchema = z
   .object({
@@ -16,7 +20,7 @@ export const MessageSchema = z
     content: z.string().nullable(),
     data: z.record(z.string(), z.unknown()).nullable(),
     reply_to: z.string().nullable(),
-    attachment: z.record(z.string(), z.unknown()).nullable(),
+    attachment: AttachmentSchema.nullable(),
     reactions: z.record(z.string(), z.array(z.string())),
     client_id: z.string().nullable(),
     edited_at: IsoTime.nullable(),
@@ -28,7 +32,7 @@ export type Message = z.infer<typeof MessageSchema>;
 
 /** Fields shared by the REST send body and the socket's message.send frame. */
 const sendFields = {
-  content: z.string().max(100_000),
+  content: z.string().max(100_000).default("").openapi({ description: "Required unless attachment_id is given" }),
   client_id: z.string().trim().min(1).max(128).optional(),
   reply_to: IdSchema.optional(),
   data: boundedObject(8 * 1024).optional(),
@@ -56,6 +60,27 @@ export const HistoryResponseSchema = z
   .object({ messages: z.array(MessageSchema), has_more: z.boolean() })
   .openapi("MessagePage");
 export type HistoryPage = z.infer<typeof HistoryResponseSchema>;
+
+export const EditMessageBodySchema = z.object({ content: z.string().max(100_000) }).openapi("EditMessageBody");
+
+export const ReactionsSchema = z
+  .object({ message_id: z.string(), reactions: z.record(z.string(), z.array(z.string())) })
+  .openapi("Reactions");
+
+export const ReceiptSchema = z
+  .object({
+    user_id: z.string(),
+    status: z.enum(["sent", "delivered", "read"]),
+    delivered_at: IsoTime.nullable(),
+    read_at: IsoTime.nullable(),
+  })
+  .openapi("Receipt");
+export type Receipt = z.infer<typeof ReceiptSchema>;
+
+export const ReceiptsSchema = z
+  .object({ message_id: z.string(), seq: z.number().int(), receipts: z.array(ReceiptSchema) })
+  .openapi("Receipts");
+export type Receipts = z.infer<typeof ReceiptsSchema>;
 
 export const ReadBodySchema = z.object({ up_to_seq: z.number().int().min(0).optional() }).openapi("ReadBody");
 

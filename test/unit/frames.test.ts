@@ -92,9 +92,11 @@ describe("parseClientFrame: refusals", () => {
     expect(noClientId).toMatchObject({ code: "VALIDATION_ERROR", ref: 7 });
     expect(noClientId.message).toContain("client_id");
 
-    const noContent = bad({ type: "message.send", ref: "s-1", client_id: "c" });
-    expect(noContent).toMatchObject({ code: "VALIDATION_ERROR", ref: "s-1" });
-    expect(noContent.message).toContain("content");
+    // Content may be absent at the frame level (an attachment can stand alone); the
+    // conversation refuses empty content without an attachment.
+    const wrongContent = bad({ type: "message.send", ref: "s-1", client_id: "c", content: 42 });
+    expect(wrongContent).toMatchObject({ code: "VALIDATION_ERROR", ref: "s-1" });
+    expect(wrongContent.message).toContain("content");
 
     const blankClientId = bad({ type: "message.send", client_id: "   ", content: "x" });
     expect(blankClientId.message).toContain("client_id");

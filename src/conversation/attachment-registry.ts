@@ -1,0 +1,47 @@
+import type { Attachment } from "../schemas/attachments";
+
+/**
+ * Attachments uploaded to this conversation (the Worker registers each after storing it in R2
+ * and D1), so a send over the socket can resolve `attachment_id` without leaving the object.
+ * Each attachment is used by at most one message, by its uploader.
+ */
+export class AttachmentRegistry {
+  constructor(private readonly sql: SqlStorage) {}
+
+  register(attachment: Attachment): void {
+    this.sql.exec(
+      "INSERT OR IGNORE INTO attachments (id, uploader_id, info) VALUES (?, ?, ?)",
+      attachment.id,
+      attachment.uploader_id,
+      JSON.stringify(attachment),
+    );
+  }
+
+  /** The attachment if `userId` uploaded it here and no message uses it yet. */
+  claimable(id: string, userId: string): Attachment | null {
+    const row = this.sql
+      .exec<{ info: string }>("SELECT info FROM attachments WHERE id = ? AND uploader_id = ? AND seq IS NULL AND withdrawn = 0", id, userId)
+      .toArray()[0];
+    return row ? (JSON.parse(row.info) as Attachment) : null;
+  }
+
+  bind(id: string, seq: number): void {
+    this.sql.exec("UPDATE attachments SET seq = ? WHERE id = ?", seq, id);
+  }
+
+  /** The message carrying it was deleted: D1 must learn it so downloads stop. */
+  withdraw(seq: number): void {
+    this.sql.exec("UPDATE attachments SET withdrawn = 1, mirrored = 0 WHERE seq = ?", seq);
+  }
+
+  unmirroredWithdrawals(): string[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM attachments WHERE withdrawn = 1 AND mirrored = 0")
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  markMirrored(ids: string[]): void {
+    for (const id of ids) this.sql.exec("UPDATE attachments SET mirrored = 1 WHERE id = ?", id);
+  }
+}

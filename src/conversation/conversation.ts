@@ -1,0 +1,330 @@
+import type { Env } from "../env";
+import type { Config } from "../lib/config";
+import { isReactionEmoji } from "../lib/emoji";
+import type { ErrorCode, ErrorInfo } from "../lib/errors";
+import { nowIso } from "../lib/ids";
+import type { Attachment } from "../schemas/attachments";
+import type { FrameRef } from "../schemas/frames";
+import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SendInput } from "../schemas/messages";
+import { AttachmentRegistry } from "./attachment-registry";
+import { Limiter } from "./limiter";
+import { Members } from "./members";
+import { MessageLog, type NewMessage } from "./message-log";
+import { Reactions, type ReactionMap } from "./reactions";
+import { Receipts } from "./receipts";
+import { SocketHub } from "./socket-hub";
+import { SnapshotStore } from "./snapshot";
+import { StateStore } from "./storage";
+import { SummaryMirror } from "./summary-mirror";
+import { TypingState } from "./typing";
+
+/** Who acts, as the Worker (or the socket's attachment) authenticated them. */
+export interface Actor {
+  id: string;
+  isAdmin: boolean;
+  /** Token expiry, seconds since the epoch. */
+  exp: number;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
+
+/** The socket a command came from, when it came from one: it gets the ack. */
+export interface Origin {
+  ws: WebSocket;
+  ref: FrameRef;
+}
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = (code: ErrorCode, message: string, extra: Partial<ErrorInfo> = {}): Result<never> => ({
+  ok: false,
+  error: { code, message, ...extra },
+});
+export const invalidField = (field: string, message: string): Result<never> =>
+  fail("VALIDATION_ERROR", `${field}: ${message}`, { details: [{ field, message }] });
+
+const EDITABLE = new Set<Message["type"]>(["text", "product", "image", "file", "voice"]);
+const KIND_TO_TYPE = { image: "image", audio: "voice", document: "file" } as const;
+
+/**
+ * The conversation's state and the commands over it, shared by REST (RPC) and sockets. Every
+ * command validates first and writes in one transactionSync, so a refusal leaves no trace;
+ * frames go out only after the write commits.
+ */
+export class Conversation {
+  readonly snapshot: SnapshotStore;
+  readonly log: MessageLog;
+  readonly members: Members;
+  readonly limiter: Limiter;
+  readonly typing: TypingState;
+  readonly hub: SocketHub;
+  readonly reactions: Reactions;
+  readonly receipts: Receipts;
+  readonly attachments: AttachmentRegistry;
+  readonly summary: SummaryMirror;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    env: Env,
+    readonly config: Config,
+    onRetryScheduled: () => void,
+  ) {
+    const sql = ctx.storage.sql;
+    const state = new StateStore(sql);
+    this.snapshot = new SnapshotStore(state);
+    const conversationId = () => this.snapshot.current?.id ?? "";
+    this.reactions = new Reactions(sql);
+    this.log = new MessageLog(sql, this.reactions, conversationId);
+    this.members = new Members(sql);
+    this.limiter = new Limiter(sql);
+    this.typing = new TypingState(sql);
+    this.hub = new SocketHub(ctx);
+    this.receipts = new Receipts(sql);
+    this.attachments = new AttachmentRegistry(sql);
+    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, onRetryScheduled);
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.ctx.storage.transactionSync(work);
+  }
+
+  requireParticipant(actor: Actor): Result<never> | null {
+    return this.snapshot.isParticipant(actor.id) ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
+  }
+
+  requireOpen(): Result<never> | null {
+    return this.snapshot.current?.status === "closed" ? fail("CONVERSATION_CLOSED", "this conversation is closed") : null;
+  }
+
+  /** Takes one token of the actor's message bucket inside `work`'s transaction, or refuses. */
+  withMessageToken<T>(actor: Actor, work: () => T): Result<T> {
+    const allowance = this.limiter.check(actor.id, "messages", this.config.rates.messagesPerMin);
+    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", "too many messages; slow down", { retryAfterMs: allowance.retryAfterMs });
+    return ok(
+      this.transaction(() => {
+        this.limiter.commit(actor.id, "messages", allowance.bucket);
+        return work();
+      }),
+    );
+  }
+
+  /**
+   * Appends inside the caller's transaction. A sender's own message moves their read cursor
+   * (members.recordSent), which is what keeps unread = last_seq − cursor exact.
+   */
+  append(input: NewMessage): Message {
+    const message = this.log.append(input);
+    if (input.senderId) this.members.recordSent(input.senderId, message.seq);
+    return message;
+  }
+
+  /** After commit: ack to the origin, message.new to every socket (one serialisation), D1 summary. */
+  publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
+    for (const message of messages) {
+      const recipients = [...this.hub.onlineUsers()].filter((id) => id !== message.sender_id);
+      const body = JSON.stringify(message);
+      if (origin && message === acked) {
+        this.hub.send(origin.ws, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
+      }
+      this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${JSON.stringify(recipients)}}`);
+    }
+    void this.summary.kick();
+  }
+
+  /** An in-place change (edit, delete, offer status): everyone sees the message as it now is. */
+  publishUpdate(message: Message): void {
+    this.hub.broadcast({ type: "message.updated", message });
+    if (message.seq === this.log.lastSeq) this.summary.markDirty();
+    void this.summary.kick();
+  }
+
+  // ── Messages ──
+
+  send(actor: Actor, input: SendInput, origin: Origin | null): Result<{ message: Message; created: boolean }> {
+    const denied = this.requireParticipant(actor);
+    if (denied) return denied;
+    if (input.client_id) {
+      const existing = this.log.byClientId(actor.id, input.client_id);
+      if (existing) {
+        if (origin) this.hub.send(origin.ws, { type: "message.ack", client_id: input.client_id, ref: origin.ref ?? null, message: existing });
+        return ok({ message: existing, created: false });
+      }
+    }
+    const closed = this.requireOpen();
+    if (closed) return closed;
+    const checked = this.validateSend(actor, input);
+    if (!checked.ok) return checked;
+    const { attachment } = checked.value;
+    const result = this.withMessageToken(actor, () => {
+      const message = this.append({
+        senderId: actor.id,
+        type: attachment && input.type === "text" ? KIND_TO_TYPE[attachment.kind] : input.type,
+        content: input.content.trim(),
+        data: input.data ?? null,
+        replyTo: input.reply_to ?? null,
+        clientId: input.client_id ?? null,
+        attachment,
+      });
+      if (attachment) this.attachments.bind(attachment.id, message.seq);
+      return message;
+    });
+    if (!result.ok) return result;
+    this.publish([result.value], origin);
+    if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
+    return ok({ message: result.value, created: true });
+  }
+
+  private validateSend(actor: Actor, input: SendInput): Result<{ attachment: Attachment | null }> {
+    let attachment: Attachment | null = null;
+    if (input.attachment_id !== undefined) {
+      attachment = this.attachments.claimable(input.attachment_id, actor.id);
+      if (!attachment) return invalidField("attachment_id", "no unused attachment of yours with this id in this conversation");
+      const expected = KIND_TO_TYPE[attachment.kind];
+      if (input.type !== "text" && input.type !== expected) return invalidField("type", `this attachment makes a ${expected} message`);
+    } else if (input.type === "image" || input.type === "file" || input.type === "voice") {
+      return invalidField("attachment_id", `${input.type} messages need an attachment`);
+    }
+    const invalidContent = this.validateContent(input.content, attachment !== null);
+    if (invalidContent) return invalidContent;
+    if (input.reply_to !== undefined && !this.log.byId(input.reply_to)) {
+      return invalidField("reply_to", "must name a message of this conversation");
+    }
+    if (input.type === "product" && typeof input.data?.product_id !== "string") {
+      return invalidField("data.product_id", "product messages need data.product_id");
+    }
+    return ok({ attachment });
+  }
+
+  validateContent(raw: string, mayBeEmpty: boolean): Result<never> | null {
+    const length = [...raw.trim()].length;
+    if (length === 0 && !mayBeEmpty) return invalidField("content", "must not be empty");
+    if (length > this.config.maxMessageLength) return invalidField("content", `must be at most ${this.config.maxMessageLength} characters`);
+    return null;
+  }
+
+  /** A message of this conversation that has not been deleted. */
+  private liveMessage(messageId: string): Result<Message> {
+    const message = this.log.byId(messageId);
+    if (!message || message.deleted_at) return fail("MESSAGE_NOT_FOUND", "no such message in this conversation");
+    return ok(message);
+  }
+
+  edit(actor: Actor, messageId: string, content: string): Result<Message> {
+    const denied = this.requireParticipant(actor);
+    if (denied) return denied;
+    const found = this.liveMessage(messageId);
+    if (!found.ok) return found;
+    const message = found.value;
+    if (message.sender_id !== actor.id) return fail("FORBIDDEN", "only the sender may edit a message");
+    if (!EDITABLE.has(message.type)) return fail("FORBIDDEN", `${message.type} messages cannot be edited`);
+    const closed = this.requireOpen();
+    if (closed) return closed;
+    const invalid = this.validateContent(content, message.attachment !== null);
+    if (invalid) return invalid;
+    this.log.edit(message.seq, content.trim(), nowIso());
+    const updated = this.log.bySeq(message.seq)!;
+    this.publishUpdate(updated);
+    return ok(updated);
+  }
+
+  /** Soft delete by the sender, or by an admin (which leaves a system note naming the action). */
+  remove(actor: Actor, messageId: string): Result<Message> {
+    const found = this.liveMessage(messageId);
+    if (!found.ok) {
+      const existing = this.log.byId(messageId);
+      return existing && (existing.sender_id === actor.id || actor.isAdmin) ? ok(existing) : found;
+    }
+    const message = found.value;
+    const byModerator = message.sender_id !== actor.id;
+    if (byModerator && !actor.isAdmin) return fail("FORBIDDEN", "only the sender or an admin may delete a message");
+    if (!byModerator && !this.snapshot.isParticipant(actor.id)) return fail("CHAT_ACCESS_DENIED", "only participants may do this");
+    const note = this.transaction(() => {
+      this.log.softDelete(message.seq, nowIso());
+      this.attachments.withdraw(message.seq);
+      return byModerator ? this.appendSystem("A message was removed by a moderator", { action: "message.deleted", actor_id: actor.id, message_id: message.id }) : null;
+    });
+    const deleted = this.log.bySeq(message.seq)!;
+    this.publishUpdate(deleted);
+    if (note) this.publish([note], null);
+    return ok(deleted);
+  }
+
+  /** Inside a transaction: a server-written note (moderation, offer outcomes). */
+  appendSystem(content: string, data: Record<string, unknown>): Message {
+    return this.append({ senderId: null, type: "system", content, data, replyTo: null, clientId: null });
+  }
+
+  react(actor: Actor, messageId: string, emoji: string, add: boolean): Result<{ message_id: string; reactions: ReactionMap }> {
+    const denied = this.requireParticipant(actor);
+    if (denied) return denied;
+    if (!isReactionEmoji(emoji)) return invalidField("emoji", "must be one emoji or a :short_name:");
+    const found = this.liveMessage(messageId);
+    if (!found.ok) return found;
+    const { seq, id } = found.value;
+    const changed = add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id);
+    const reactions = this.reactions.of(seq);
+    if (changed) this.hub.broadcast({ type: "reaction.updated", message_id: id, reactions });
+    return ok({ message_id: id, reactions });
+  }
+
+  // ── Reading, delivery, receipts ──
+
+  read(actor: Actor, upToSeq: number | undefined): Result<ReadState> {
+    const denied = this.requireParticipant(actor);
+    if (denied) return denied;
+    const target = Math.min(upToSeq ?? this.log.lastSeq, this.log.lastSeq);
+    const before = this.members.readCursor(actor.id);
+    const cursor = this.transaction(() => {
+      const moved = this.members.markRead(actor.id, target);
+      if (moved > before) this.receipts.markRead(actor.id, moved, nowIso());
+      return moved;
+    });
+    if (cursor > before) this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
+    void this.summary.kick();
+    return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
+  }
+
+  /** History over REST; fetching delivers what was fetched to a participant. */
+  history(actor: Actor, query: HistoryQuery): HistoryPage {
+    const page = this.log.page(query);
+    const newest = page.messages[page.messages.length - 1];
+    if (newest) this.markDelivered(actor.id, newest.seq);
+    return page;
+  }
+
+  markDelivered(userId: string, seq: number): void {
+    if (!this.snapshot.isParticipant(userId)) return;
+    if (this.receipts.markDelivered(userId, seq, nowIso())) this.hub.broadcast({ type: "delivered", user_id: userId, up_to_seq: seq });
+  }
+
+  receiptsOf(messageId: string): Result<ReceiptList> {
+    const message = this.log.byId(messageId);
+    if (!message) return fail("MESSAGE_NOT_FOUND", "no such message in this conversation");
+    const participants = this.snapshot.current?.participantIds ?? [];
+    return ok({ message_id: message.id, seq: message.seq, receipts: this.receipts.forMessage(message, participants) });
+  }
+
+  // ── Typing ──
+
+  /** Typing beyond the limit, or in a closed conversation, is dropped quietly. Returns true when an alarm is needed. */
+  setTyping(actor: Actor, isTyping: boolean): boolean {
+    if (!this.snapshot.isParticipant(actor.id)) return false;
+    if (!isTyping) {
+      if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
+      return false;
+    }
+    if (this.snapshot.current?.status === "closed") return false;
+    const allowance = this.limiter.check(actor.id, "typing", this.config.rates.typingPerMin);
+    if (!allowance.allowed) return false;
+    const started = this.transaction(() => {
+      this.limiter.commit(actor.id, "typing", allowance.bucket);
+      return this.typing.start(actor.id);
+    });
+    if (started) this.broadcastTyping(actor.id, true);
+    return true;
+  }
+
+  /** Typing goes to everyone but the typist's own sockets. */
+  broadcastTyping(userId: string, isTyping: boolean): void {
+    this.hub.broadcastToOthers({ type: "typing", user_id: userId, is_typing: isTyping }, userId);
+  }
+}

@@ -1,0 +1,76 @@
+import type { Message, Receipt } from "../schemas/messages";
+
+/**
+ * Delivered and read horizons per participant, with the times they passed each message.
+ *
+ * Delivery is derived rather than written per message: a socket session records the seq it
+ * opened at and the seq it closed at, so every message appended while it was open reached it
+ * (at the message's own time). Sync and history fetches add explicit delivered marks. Reads
+ * are marks written when an explicit read cursor moves, plus the implicit read of everything
+ * before a user's own message. Unread counts use the same read cursor, so they cannot drift.
+ */
+export class Receipts {
+  constructor(private readonly sql: SqlStorage) {}
+
+  openSession(userId: string, lastSeq: number): number {
+    return this.sql.exec<{ id: number }>("INSERT INTO sessions (user_id, from_seq) VALUES (?, ?) RETURNING id", userId, lastSeq).one().id;
+  }
+
+  closeSession(id: number, lastSeq: number): void {
+    this.sql.exec("UPDATE sessions SET to_seq = ? WHERE id = ? AND to_seq IS NULL", lastSeq, id);
+  }
+
+  /** After a restart, sessions whose sockets are gone stop counting as delivery. */
+  closeAllExcept(openIds: Set<number>, lastSeq: number): void {
+    for (const { id } of this.sql.exec<{ id: number }>("SELECT id FROM sessions WHERE to_seq IS NULL").toArray()) {
+      if (!openIds.has(id)) this.closeSession(id, lastSeq);
+    }
+  }
+
+  deliveredHorizon(userId: string): number {
+    return this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM receipt_marks WHERE user_id = ? AND kind = 'delivered'", userId).one().seq ?? 0;
+  }
+
+  /** Records that the user fetched everything up to `seq`; returns true when the horizon moved. */
+  markDelivered(userId: string, seq: number, at: string): boolean {
+    if (seq <= this.deliveredHorizon(userId)) return false;
+    this.sql.exec("INSERT OR IGNORE INTO receipt_marks (user_id, kind, seq, at) VALUES (?, 'delivered', ?, ?)", userId, seq, at);
+    return true;
+  }
+
+  markRead(userId: string, seq: number, at: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO receipt_marks (user_id, kind, seq, at) VALUES (?, 'read', ?, ?)", userId, seq, at);
+  }
+
+  /** Receipts of one message for everyone but its sender. */
+  forMessage(message: Message, participantIds: string[]): Receipt[] {
+    return participantIds
+      .filter((id) => id !== message.sender_id)
+      .map((userId) => {
+        const readAt = earliest(this.markAt(userId, "read", message.seq), this.ownLaterMessageAt(userId, message.seq));
+        const live = this.sql
+          .exec("SELECT 1 FROM sessions WHERE user_id = ? AND from_seq < ? AND (to_seq IS NULL OR to_seq >= ?) LIMIT 1", userId, message.seq, message.seq)
+          .toArray().length > 0;
+        const deliveredAt = earliest(live ? message.created_at : null, this.markAt(userId, "delivered", message.seq), readAt);
+        const status = readAt ? "read" : deliveredAt ? "delivered" : "sent";
+        return { user_id: userId, status, delivered_at: deliveredAt, read_at: readAt };
+      });
+  }
+
+  private markAt(userId: string, kind: "read" | "delivered", seq: number): string | null {
+    return this.sql
+      .exec<{ at: string | null }>("SELECT min(at) AS at FROM receipt_marks WHERE user_id = ? AND kind = ? AND seq >= ?", userId, kind, seq)
+      .one().at;
+  }
+
+  private ownLaterMessageAt(userId: string, seq: number): string | null {
+    return this.sql
+      .exec<{ at: string | null }>("SELECT min(created_at) AS at FROM messages WHERE sender_id = ? AND seq > ?", userId, seq)
+      .one().at;
+  }
+}
+
+function earliest(...times: (string | null)[]): string | null {
+  const present = times.filter((t): t is string => t !== null);
+  return present.length ? present.reduce((a, b) => (a < b ? a : b)) : null;
+}
