@@ -3,10 +3,12 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { createApp } from "./lib/app";
 import { AppError, errorResponse, validationError } from "./lib/errors";
+import { attachmentRoutes, uploadRoutes } from "./routes/attachments";
 import { authRoutes } from "./routes/auth";
 import { conversationRoutes } from "./routes/conversations";
 import { mountDocs } from "./routes/docs";
 import { messageRoutes } from "./routes/messages";
+import { offerRoutes } from "./routes/offers";
 import { realtimeRoutes } from "./routes/realtime";
 import { unreadRoutes } from "./routes/unread";
 import { jsonResponse } from "./schemas/common";
@@ -30,21 +32,24 @@ app.openapi(
   (c) => c.json({ status: "ok" as const }, 200),
 );
 
-app.use(
-  "/api/*",
-  bodyLimit({
-    maxSize: MAX_JSON_BODY_BYTES,
-    onError: () => {
-      throw new AppError("PAYLOAD_TOO_LARGE", `request bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);
-    },
-  }),
-);
+const jsonBodyLimit = bodyLimit({
+  maxSize: MAX_JSON_BODY_BYTES,
+  onError: () => {
+    throw new AppError("PAYLOAD_TOO_LARGE", `request bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);
+  },
+});
+// Uploads are limited by MAX_UPLOAD_BYTES while they are read (src/lib/uploads.ts).
+const isUpload = (path: string) => /\/(attachments|voice-notes)$/.test(path);
+app.use("/api/*", (c, next) => (isUpload(c.req.path) ? next() : jsonBodyLimit(c, next)));
 
 // Socket routes first: they authenticate from the query string as well as the header.
 app.route("/api/v1", realtimeRoutes);
 app.route("/api/v1/auth", authRoutes);
 app.route("/api/v1/users", userRoutes);
 app.route("/api/v1/conversations/:id/messages", messageRoutes);
+app.route("/api/v1/conversations/:id/offers", offerRoutes);
+app.route("/api/v1/conversations/:id", uploadRoutes);
+app.route("/api/v1/attachments", attachmentRoutes);
 app.route("/api/v1/conversations", conversationRoutes);
 app.route("/api/v1/unread", unreadRoutes);
 mountDocs(app);

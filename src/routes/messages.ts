@@ -4,7 +4,15 @@ import { actorOf, conversationStub, requireConversation, requireParticipant, unw
 import { database } from "../db/client";
 import { bearerSecurity, createApp } from "../lib/app";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
-import { HistoryQuerySchema, HistoryResponseSchema, MessageSchema, SendMessageBodySchema } from "../schemas/messages";
+import {
+  EditMessageBodySchema,
+  HistoryQuerySchema,
+  HistoryResponseSchema,
+  MessageSchema,
+  ReactionsSchema,
+  ReceiptsSchema,
+  SendMessageBodySchema,
+} from "../schemas/messages";
 
 /** Mounted at /api/v1/conversations/{id}/messages. */
 export const messageRoutes = createApp();
@@ -48,4 +56,77 @@ messageRoutes.openapi(history, async (c) => {
   const identity = c.get("identity");
   const { snapshot } = await requireConversation(database(c.env.DB), c.req.valid("param").id, identity);
   return c.json(await conversationStub(c.env, snapshot.id).history(actorOf(identity), snapshot, c.req.valid("query")), 200);
+});
+
+const MessageParams = z.object({ id: IdSchema, message_id: IdSchema });
+
+const edit = createRoute({
+  method: "patch",
+  path: "/{message_id}",
+  tags: ["messages"],
+  summary: "Edit a message's content (sender only); sets edited_at and broadcasts message.updated",
+  security: bearerSecurity,
+  request: { params: MessageParams, body: { content: { "application/json": { schema: EditMessageBodySchema } }, required: true } },
+  responses: { 200: jsonResponse(MessageSchema, "The edited message"), ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+messageRoutes.openapi(edit, async (c) => {
+  const identity = c.get("identity");
+  const { message_id: messageId } = c.req.valid("param");
+  const { snapshot } = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
+  const result = await conversationStub(c.env, snapshot.id).editMessage(actorOf(identity), snapshot, messageId, c.req.valid("json").content);
+  return c.json(unwrap(result), 200);
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{message_id}",
+  tags: ["messages"],
+  summary: "Soft-delete a message (sender, or an admin as moderator); content and attachment are withheld from then on",
+  security: bearerSecurity,
+  request: { params: MessageParams },
+  responses: { 200: jsonResponse(MessageSchema, "The deleted message"), ...errorResponses(401, 403, 404) },
+});
+
+messageRoutes.openapi(remove, async (c) => {
+  const identity = c.get("identity");
+  const { id, message_id: messageId } = c.req.valid("param");
+  const { snapshot } = await requireConversation(database(c.env.DB), id, identity);
+  return c.json(unwrap(await conversationStub(c.env, snapshot.id).deleteMessage(actorOf(identity), snapshot, messageId)), 200);
+});
+
+const ReactionParams = z.object({ id: IdSchema, message_id: IdSchema, emoji: z.string().min(1).max(64) });
+
+for (const [method, add] of [["put", true], ["delete", false]] as const) {
+  const route = createRoute({
+    method,
+    path: "/{message_id}/reactions/{emoji}",
+    tags: ["messages"],
+    summary: add ? "Add the caller's reaction (one per user per emoji; idempotent)" : "Remove the caller's reaction",
+    security: bearerSecurity,
+    request: { params: ReactionParams },
+    responses: { 200: jsonResponse(ReactionsSchema, "The message's reactions"), ...errorResponses(400, 401, 403, 404) },
+  });
+  messageRoutes.openapi(route, async (c) => {
+    const identity = c.get("identity");
+    const { id, message_id: messageId, emoji } = c.req.valid("param");
+    const { snapshot } = await requireParticipant(database(c.env.DB), id, identity);
+    return c.json(unwrap(await conversationStub(c.env, snapshot.id).react(actorOf(identity), snapshot, messageId, emoji, add)), 200);
+  });
+}
+
+const receipts = createRoute({
+  method: "get",
+  path: "/{message_id}/receipts",
+  tags: ["messages"],
+  summary: "Per participant (other than the sender): sent, delivered or read, with times",
+  security: bearerSecurity,
+  request: { params: MessageParams },
+  responses: { 200: jsonResponse(ReceiptsSchema, "Receipts"), ...errorResponses(401, 403, 404) },
+});
+
+messageRoutes.openapi(receipts, async (c) => {
+  const { id, message_id: messageId } = c.req.valid("param");
+  const { snapshot } = await requireConversation(database(c.env.DB), id, c.get("identity"));
+  return c.json(unwrap(await conversationStub(c.env, snapshot.id).receipts(snapshot, messageId)), 200);
 });

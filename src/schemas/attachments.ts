@@ -21,19 +21,35 @@ export type Attachment = z.infer<typeof AttachmentSchema>;
 
 export const DurationField = z.coerce.number().positive().max(3600).optional().openapi({ description: "Seconds" });
 
-export const UploadFormSchema = z
-  .object({
-    file: z.any().openapi({ type: "string", format: "binary" }),
-    duration: DurationField,
-  })
-  .openapi("AttachmentUpload");
+/** The text fields of a voice-note upload, validated after the body has been read under the size limit. */
+export const VoiceNoteFieldsSchema = z.object({
+  duration: z.coerce.number().positive().max(3600),
+  client_id: z.string().trim().min(1).max(128).optional(),
+  content: z.string().max(100_000).optional(),
+  reply_to: z.string().max(128).optional(),
+});
 
-export const VoiceNoteFormSchema = z
-  .object({
-    voice_note: z.any().openapi({ type: "string", format: "binary" }),
-    duration: z.coerce.number().positive().max(3600).openapi({ description: "Seconds" }),
-    client_id: z.string().max(128).optional(),
-    content: z.string().max(100_000).optional(),
-    reply_to: z.string().max(128).optional(),
-  })
-  .openapi("VoiceNoteUpload");
+/**
+ * OpenAPI descriptions of the multipart bodies. They are plain schema objects on purpose: a zod
+ * schema here would make the router parse the whole body before the size limit is enforced.
+ */
+export const uploadBodyDoc = {
+  type: "object" as const,
+  required: ["file"],
+  properties: {
+    file: { type: "string" as const, format: "binary" },
+    duration: { type: "number" as const, description: "Seconds, for audio" },
+  },
+};
+
+export const voiceNoteBodyDoc = {
+  type: "object" as const,
+  required: ["voice_note", "duration"],
+  properties: {
+    voice_note: { type: "string" as const, format: "binary" },
+    duration: { type: "number" as const, description: "Seconds" },
+    client_id: { type: "string" as const },
+    content: { type: "string" as const, description: "Optional caption" },
+    reply_to: { type: "string" as const },
+  },
+};
