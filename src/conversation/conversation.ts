@@ -117,10 +117,17 @@ export class Conversation {
     return message;
   }
 
+  /** A retry of a send this sender already made under `clientId`: ack the first message again. */
+  retried(actor: Actor, clientId: string, origin: Origin | null): Message | null {
+    const existing = this.log.byClientId(actor.id, clientId);
+    if (existing && origin) this.hub.send(origin.ws, { type: "message.ack", client_id: clientId, ref: origin.ref ?? null, message: existing });
+    return existing;
+  }
+
   /** After commit: ack to the origin, message.new to every socket (one serialisation), D1 summary. */
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
     for (const message of messages) {
-      const recipients = [...this.hub.onlineUsers()].filter((id) => id !== message.sender_id);
+      const recipients = [...this.hub.onlineUsers()].filter((id) => id !== message.sender_id && this.snapshot.isParticipant(id));
       const body = JSON.stringify(message);
       if (origin && message === acked) {
         this.hub.send(origin.ws, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
@@ -143,11 +150,8 @@ export class Conversation {
     const denied = this.requireParticipant(actor);
     if (denied) return denied;
     if (input.client_id) {
-      const existing = this.log.byClientId(actor.id, input.client_id);
-      if (existing) {
-        if (origin) this.hub.send(origin.ws, { type: "message.ack", client_id: input.client_id, ref: origin.ref ?? null, message: existing });
-        return ok({ message: existing, created: false });
-      }
+      const existing = this.retried(actor, input.client_id, origin);
+      if (existing) return ok({ message: existing, created: false });
     }
     const closed = this.requireOpen();
     if (closed) return closed;

@@ -21,7 +21,7 @@ export class OfferDesk {
     const denied = c.requireParticipant(actor);
     if (denied) return denied;
     if (input.client_id) {
-      const existing = c.log.byClientId(actor.id, input.client_id);
+      const existing = c.retried(actor, input.client_id, origin);
       if (existing) return ok({ message: existing, created: false });
     }
     const closed = c.requireOpen();
