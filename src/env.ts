@@ -1,4 +1,6 @@
 import type { ConversationDO } from "./conversation/conversation-do";
+import type { IpLimiterDO } from "./limits/ip-limiter-do";
+import type { UserDO } from "./user/user-do";
 
 /** Bindings and [vars] from wrangler.toml. Vars arrive as strings; src/lib/config.ts parses them. */
 export interface Env {
@@ -6,6 +8,8 @@ export interface Env {
   BUCKET: R2Bucket;
   ASSETS: Fetcher;
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
+  USERS: DurableObjectNamespace<UserDO>;
+  IP_LIMITER: DurableObjectNamespace<IpLimiterDO>;
   ENVIRONMENT?: string;
   DEV_LOGIN?: string;
   JWT_SECRET?: string;

@@ -15,6 +15,8 @@ import { jsonResponse } from "./schemas/common";
 import { userRoutes } from "./routes/users";
 
 export { ConversationDO } from "./conversation/conversation-do";
+export { IpLimiterDO } from "./limits/ip-limiter-do";
+export { UserDO } from "./user/user-do";
 
 /** JSON bodies beyond this are refused before they are parsed (uploads have their own limit). */
 const MAX_JSON_BODY_BYTES = 256 * 1024;

@@ -1,6 +1,8 @@
 import type { Env, Identity } from "../env";
 import type { Db } from "../db/client";
 import { loadConversation, type ConversationWithParticipants } from "../db/conversations";
+import { areFriends, blocksBetween, directConversationIds } from "../db/social";
+import { readConfig } from "../lib/config";
 import { AppError, type ErrorInfo } from "../lib/errors";
 import type { Actor, ConversationDO, Result } from "./conversation-do";
 import type { ConversationSnapshot } from "./snapshot";
@@ -16,7 +18,7 @@ export interface ConversationAccess {
  * else gets CHAT_ACCESS_DENIED, for an unknown id too, so existence is not revealed; only
  * admins learn CONVERSATION_NOT_FOUND.
  */
-export async function requireConversation(db: Db, id: string, identity: Identity): Promise<ConversationAccess> {
+export async function requireConversation(env: Env, db: Db, id: string, identity: Identity): Promise<ConversationAccess> {
   const conversation = await loadConversation(db, id);
   if (!conversation) {
     if (identity.isAdmin) throw new AppError("CONVERSATION_NOT_FOUND", "conversation not found");
@@ -26,22 +28,43 @@ export async function requireConversation(db: Db, id: string, identity: Identity
   if (!isParticipant && !identity.isAdmin) {
     throw new AppError("CHAT_ACCESS_DENIED", "you are not a participant of this conversation");
   }
-  return { conversation, isParticipant, snapshot: snapshotOf(conversation) };
+  return { conversation, isParticipant, snapshot: await snapshotOf(env, db, conversation) };
 }
 
 /** Like requireConversation, but only participants pass (writing needs membership even for admins). */
-export async function requireParticipant(db: Db, id: string, identity: Identity): Promise<ConversationAccess> {
-  const access = await requireConversation(db, id, identity);
+export async function requireParticipant(env: Env, db: Db, id: string, identity: Identity): Promise<ConversationAccess> {
+  const access = await requireConversation(env, db, id, identity);
   if (!access.isParticipant) throw new AppError("CHAT_ACCESS_DENIED", "only participants may do this");
   return access;
 }
 
-export function snapshotOf(conversation: ConversationWithParticipants): ConversationSnapshot {
+export async function snapshotOf(env: Env, db: Db, conversation: ConversationWithParticipants): Promise<ConversationSnapshot> {
+  const participantIds = conversation.participants.map((p) => p.userId);
   return {
     id: conversation.row.id,
     status: conversation.row.status,
-    participantIds: conversation.participants.map((p) => p.userId),
+    participantIds,
+    refusals: conversation.row.type === "direct" && participantIds.length === 2 ? await directRefusals(env, db, participantIds[0]!, participantIds[1]!) : {},
   };
+}
+
+/** In a direct conversation: who is blocked by the other, and, under DM_POLICY=friends, both when not friends. */
+export async function directRefusals(env: Env, db: Db, a: string, b: string): Promise<ConversationSnapshot["refusals"]> {
+  const refusals: ConversationSnapshot["refusals"] = {};
+  for (const block of await blocksBetween(db, a, b)) refusals[block.blockedId] = "BLOCKED";
+  if (readConfig(env).dmPolicy === "friends" && !(await areFriends(db, a, b))) {
+    refusals[a] ??= "NOT_FRIENDS";
+    refusals[b] ??= "NOT_FRIENDS";
+  }
+  return refusals;
+}
+
+/** After a block or friendship change, the pair's direct conversations take the new refusals. */
+export async function refreshDirectConversations(env: Env, db: Db, a: string, b: string): Promise<void> {
+  for (const id of await directConversationIds(db, a, b)) {
+    const conversation = await loadConversation(db, id);
+    if (conversation) await conversationStub(env, id).refresh(await snapshotOf(env, db, conversation), null);
+  }
 }
 
 export function conversationStub(env: Env, id: string): DurableObjectStub<ConversationDO> {

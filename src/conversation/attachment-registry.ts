@@ -17,6 +17,11 @@ export class AttachmentRegistry {
     );
   }
 
+  /** Forgets an upload whose message was refused (only while no message uses it). */
+  discard(id: string): void {
+    this.sql.exec("DELETE FROM attachments WHERE id = ? AND seq IS NULL", id);
+  }
+
   /** The attachment if `userId` uploaded it here and no message uses it yet. */
   claimable(id: string, userId: string): Attachment | null {
     const row = this.sql

@@ -110,17 +110,23 @@ export class ConversationDO extends DurableObject<Env> {
     this.chat.attachments.register(attachment);
   }
 
+  /** Forgets an upload whose voice message was refused. */
+  async discardAttachment(attachmentId: string): Promise<void> {
+    this.chat.attachments.discard(attachmentId);
+  }
+
   /**
    * Called after D1 changed the conversation (status, participants) so sockets learn at once.
    * A moderator's status change leaves a system note naming the action and who took it.
    */
-  async refresh(snapshot: ConversationSnapshot, actor: Actor, statusChange: "closed" | "reopened" | null): Promise<void> {
+  async refresh(snapshot: ConversationSnapshot, moderation: { actorId: string; change: "closed" | "reopened" } | null): Promise<void> {
     this.applySnapshot(snapshot);
-    if (!statusChange) return;
+    if (!moderation) return;
+    const { actorId, change } = moderation;
     const note = this.chat.transaction(() =>
-      this.chat.appendSystem(statusChange === "closed" ? "Conversation closed by a moderator" : "Conversation reopened by a moderator", {
-        action: `conversation.${statusChange}`,
-        actor_id: actor.id,
+      this.chat.appendSystem(change === "closed" ? "Conversation closed by a moderator" : "Conversation reopened by a moderator", {
+        action: `conversation.${change}`,
+        actor_id: actorId,
       }),
     );
     this.chat.publish([note], null);

@@ -10,6 +10,8 @@ export interface ConversationSnapshot {
   id: string;
   status: "active" | "closed";
   participantIds: string[];
+  /** Participants who may read but not send: blocked by the other side, or not friends under DM_POLICY=friends. */
+  refusals: Record<string, "BLOCKED" | "NOT_FRIENDS">;
 }
 
 export interface SnapshotChange {
@@ -40,6 +42,10 @@ export class SnapshotStore {
     this.cached = normalised;
     this.cachedText = text;
     return { removed: [...before].filter((id) => !after.has(id)) };
+  }
+
+  refusalFor(userId: string): "BLOCKED" | "NOT_FRIENDS" | null {
+    return this.cached?.refusals?.[userId] ?? null;
   }
 
   isParticipant(userId: string): boolean {

@@ -11,3 +11,7 @@ export async function insertAttachment(db: Db, row: typeof attachments.$inferIns
 export async function findAttachment(db: Db, id: string): Promise<AttachmentRow | undefined> {
   return db.select().from(attachments).where(eq(attachments.id, id)).get();
 }
+
+export async function deleteAttachment(db: Db, id: string): Promise<void> {
+  await db.delete(attachments).where(eq(attachments.id, id)).run();
+}

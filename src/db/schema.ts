@@ -12,6 +12,9 @@ export const users = sqliteTable(
     avatarUrl: text("avatar_url"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /** Presence, written by the user's Durable Object only when it changes (first socket opens, last closes). */
+    online: integer("online", { mode: "boolean" }).notNull().default(false),
+    lastSeenAt: text("last_seen_at"),
   },
   (t) => [
     uniqueIndex("users_email_unique").on(t.email),
@@ -112,4 +115,54 @@ export const attachments = sqliteTable(
     deletedAt: text("deleted_at"),
   },
   (t) => [index("attachments_conversation_idx").on(t.conversationId, t.createdAt)],
+);
+
+/** Pending and declined requests; an accepted one becomes two `friendships` rows and is removed. */
+export const friendRequests = sqliteTable(
+  "friend_requests",
+  {
+    id: text("id").primaryKey(),
+    fromUserId: text("from_user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    toUserId: text("to_user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["pending", "declined"] }).notNull().default("pending"),
+    createdAt: text("created_at").notNull(),
+    respondedAt: text("responded_at"),
+  },
+  (t) => [
+    uniqueIndex("friend_requests_pair_unique").on(t.fromUserId, t.toUserId),
+    index("friend_requests_to_idx").on(t.toUserId, t.status),
+  ],
+);
+
+/** One row per direction, so "my friends" is a single index range. */
+export const friendships = sqliteTable(
+  "friendships",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    friendId: text("friend_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.friendId] })],
+);
+
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    blockerId: text("blocker_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    blockedId: text("blocked_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked_idx").on(t.blockedId)],
 );

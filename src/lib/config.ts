@@ -11,6 +11,7 @@ export interface Config {
   maxUploadBytes: number;
   defaultCurrency: string;
   rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number };
+  ipRates: { loginsPerMin: number; ticketsPerMin: number; connectsPerMin: number };
 }
 
 function positiveInt(raw: string | undefined, fallback: number): number {
@@ -38,6 +39,12 @@ export function readConfig(env: Env): Config {
       typingPerMin: positiveInt(env.RATE_TYPING_PER_MIN, 10),
       pingsPerMin: positiveInt(env.RATE_PINGS_PER_MIN, 30),
       uploadsPerMin: positiveInt(env.RATE_UPLOADS_PER_MIN, 10),
+    },
+    ipRates: {
+      loginsPerMin: positiveInt(env.RATE_LOGINS_PER_MIN_PER_IP, 20),
+      // Tickets are issued right before a socket connects, so they share the connect allowance.
+      ticketsPerMin: positiveInt(env.RATE_CONNECTS_PER_MIN_PER_IP, 60),
+      connectsPerMin: positiveInt(env.RATE_CONNECTS_PER_MIN_PER_IP, 60),
     },
   };
 }

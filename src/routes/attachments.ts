@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth, requireSocketAuth } from "../auth/middleware";
 import { actorOf, conversationStub, requireConversation, requireParticipant, unwrap, type ConversationAccess } from "../conversation/access";
-import { insertAttachment, findAttachment } from "../db/attachments";
+import { deleteAttachment, findAttachment, insertAttachment } from "../db/attachments";
 import { database } from "../db/client";
 import type { Env, Identity } from "../env";
 import { bearerSecurity, createApp } from "../lib/app";
@@ -12,7 +12,7 @@ import { sniff } from "../lib/sniff";
 import { cleanFileName, parseRange, readLimitedForm } from "../lib/uploads";
 import { AttachmentSchema, DurationField, uploadBodyDoc, VoiceNoteFieldsSchema, voiceNoteBodyDoc, type Attachment } from "../schemas/attachments";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
-import { MessageSchema } from "../schemas/messages";
+import { MessageSchema, type Message } from "../schemas/messages";
 
 /** Uploads, mounted at /api/v1/conversations/{id} (auth per route, so other conversation paths are not touched). */
 export const uploadRoutes = createApp();
@@ -35,12 +35,13 @@ async function storeUpload(
   access: ConversationAccess,
   request: Request,
   field: string,
-  onlyKind?: Attachment["kind"],
+  options: { onlyKind?: Attachment["kind"]; checkFields?: (form: FormData) => void } = {},
 ): Promise<{ attachment: Attachment; form: FormData }> {
   const stub = conversationStub(env, access.snapshot.id);
   unwrap(await stub.admitUpload(actorOf(identity), access.snapshot));
   const { maxUploadBytes } = readConfig(env);
   const form = await readLimitedForm(request, maxUploadBytes);
+  options.checkFields?.(form);
   const file = form.get(field);
   if (!(file instanceof File)) throw validationError(field, "attach a file in this field");
   if (file.size > maxUploadBytes) throw new AppError("FILE_TOO_LARGE", `files are limited to ${maxUploadBytes} bytes`);
@@ -51,11 +52,10 @@ async function storeUpload(
   const bytes = new Uint8Array(await file.arrayBuffer());
   const type = sniff(bytes.subarray(0, 64));
   if (!type) throw new AppError("UNSUPPORTED_FILE_TYPE", "allowed: mp3, wav, ogg, webm, m4a audio; jpeg, png, gif, webp images; pdf");
-  if (onlyKind && type.kind !== onlyKind) throw new AppError("UNSUPPORTED_FILE_TYPE", `this needs ${onlyKind}: mp3, wav, ogg, webm or m4a`);
-  if (field === "voice_note" && !form.get("duration")) throw validationError("duration", "voice notes need a duration in seconds");
+  if (options.onlyKind && type.kind !== options.onlyKind) throw new AppError("UNSUPPORTED_FILE_TYPE", `this needs ${options.onlyKind}: mp3, wav, ogg, webm or m4a`);
 
   const id = newId("att");
-  const key = `conversations/${access.snapshot.id}/${id}`;
+  const key = attachmentKey(access.snapshot.id, id);
   const attachment: Attachment = {
     id,
     name: cleanFileName(file.name, type.extension),
@@ -89,6 +89,16 @@ async function storeUpload(
   return { attachment, form };
 }
 
+/** R2 keys are the server's own, never derived from anything the client sent. */
+const attachmentKey = (conversationId: string, attachmentId: string) => `conversations/${conversationId}/${attachmentId}`;
+
+/** Undoes storeUpload: the registry entry, the D1 row and the R2 object. */
+async function discardUpload(env: Env, conversationId: string, attachmentId: string): Promise<void> {
+  await conversationStub(env, conversationId).discardAttachment(attachmentId);
+  await deleteAttachment(database(env.DB), attachmentId);
+  await env.BUCKET.delete(attachmentKey(conversationId, attachmentId));
+}
+
 const upload = createRoute({
   method: "post",
   path: "/attachments",
@@ -102,7 +112,7 @@ const upload = createRoute({
 
 uploadRoutes.openapi(upload, async (c) => {
   const identity = c.get("identity");
-  const access = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
+  const access = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   const { attachment } = await storeUpload(c.env, identity, access, c.req.raw, "file");
   return c.json(attachment, 201);
 });
@@ -120,19 +130,32 @@ const voiceNote = createRoute({
 
 uploadRoutes.openapi(voiceNote, async (c) => {
     const identity = c.get("identity");
-    const access = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
-    const { attachment, form } = await storeUpload(c.env, identity, access, c.req.raw, "voice_note", "audio");
-    const fields = VoiceNoteFieldsSchema.safeParse(Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")));
-    if (!fields.success) throw fromZodIssues(fields.error.issues);
-    const result = await conversationStub(c.env, access.snapshot.id).sendMessage(actorOf(identity), access.snapshot, {
-      content: fields.data.content ?? "",
+    const access = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
+    let fields: z.infer<typeof VoiceNoteFieldsSchema> | undefined;
+    const checkFields = (form: FormData) => {
+      const parsed = VoiceNoteFieldsSchema.safeParse(Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")));
+      if (!parsed.success) throw fromZodIssues(parsed.error.issues);
+      fields = parsed.data;
+    };
+    const { attachment } = await storeUpload(c.env, identity, access, c.req.raw, "voice_note", { onlyKind: "audio", checkFields });
+    const stub = conversationStub(c.env, access.snapshot.id);
+    const result = await stub.sendMessage(actorOf(identity), access.snapshot, {
+      content: fields?.content ?? "",
       type: "voice",
       attachment_id: attachment.id,
-      client_id: fields.data.client_id,
-      reply_to: fields.data.reply_to,
+      client_id: fields?.client_id,
+      reply_to: fields?.reply_to,
     });
-    const { message, created } = unwrap(result);
-    return c.json(message, created ? 201 : 200);
+    // A refused send, or a retry answered with the first message, must not leave this upload behind.
+    let sent: { message: Message; created: boolean };
+    try {
+      sent = unwrap(result);
+    } catch (err) {
+      await discardUpload(c.env, access.snapshot.id, attachment.id);
+      throw err;
+    }
+    if (!sent.created) await discardUpload(c.env, access.snapshot.id, attachment.id);
+    return c.json(sent.message, sent.created ? 201 : 200);
 });
 
 const download = createRoute({
@@ -151,7 +174,7 @@ attachmentRoutes.openapi(download, async (c) => {
   const db = database(c.env.DB);
   const row = await findAttachment(db, c.req.valid("param").id);
   if (!row || row.deletedAt) throw new AppError("NOT_FOUND", "no such attachment");
-  await requireConversation(db, row.conversationId, identity);
+  await requireConversation(c.env, db, row.conversationId, identity);
 
   const headers = new Headers({
     "content-type": row.contentType,

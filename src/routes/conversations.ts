@@ -160,7 +160,7 @@ const get = createRoute({
 
 conversationRoutes.openapi(get, async (c) => {
   const identity = c.get("identity");
-  const { conversation } = await requireConversation(database(c.env.DB), c.req.valid("param").id, identity);
+  const { conversation } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   return c.json(toConversation(conversation, identity.id), 200);
 });
 
@@ -183,7 +183,7 @@ async function reloadAndRefresh(
   statusChange: "closed" | "reopened" | null = null,
 ): Promise<ConversationWithParticipants> {
   const fresh = (await loadConversation(db, id))!;
-  await conversationStub(env, id).refresh(snapshotOf(fresh), actorOf(identity), statusChange);
+  await conversationStub(env, id).refresh(await snapshotOf(env, db, fresh), statusChange ? { actorId: identity.id, change: statusChange } : null);
   return fresh;
 }
 
@@ -191,7 +191,7 @@ conversationRoutes.openapi(patch, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
   const { id } = c.req.valid("param");
-  const { conversation, isParticipant } = await requireConversation(db, id, identity);
+  const { conversation, isParticipant } = await requireConversation(c.env, db, id, identity);
   const body = c.req.valid("json");
   // A moderator (an admin outside the conversation) closing or reopening it leaves a system note.
   const statusChange =
@@ -227,7 +227,7 @@ conversationRoutes.openapi(addMember, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
   const { id } = c.req.valid("param");
-  const { conversation, isParticipant } = await requireConversation(db, id, identity);
+  const { conversation, isParticipant } = await requireConversation(c.env, db, id, identity);
   if (!isParticipant && !identity.isAdmin) throw new AppError("CHAT_ACCESS_DENIED", "only participants may add people");
   requireGroup(conversation);
   const body = c.req.valid("json");
@@ -256,7 +256,7 @@ conversationRoutes.openapi(removeMember, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
   const { id, user_id: userId } = c.req.valid("param");
-  const { conversation } = await requireConversation(db, id, identity);
+  const { conversation } = await requireConversation(c.env, db, id, identity);
   requireGroup(conversation);
   if (!mayRemove(identity, conversation, userId)) throw new AppError("FORBIDDEN", "only the creator or an admin may remove others");
   if (!conversation.participants.some((p) => p.userId === userId)) throw new AppError("USER_NOT_FOUND", "not a participant");
@@ -277,7 +277,7 @@ const read = createRoute({
 
 conversationRoutes.openapi(read, async (c) => {
   const identity = c.get("identity");
-  const { snapshot } = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
+  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   const body = c.req.valid("json");
   const result = await conversationStub(c.env, snapshot.id).markRead(actorOf(identity), snapshot, body.up_to_seq);
   return c.json(unwrap(result), 200);

@@ -36,7 +36,7 @@ const send = createRoute({
 
 messageRoutes.openapi(send, async (c) => {
   const identity = c.get("identity");
-  const { snapshot } = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
+  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   const result = await conversationStub(c.env, snapshot.id).sendMessage(actorOf(identity), snapshot, c.req.valid("json"));
   const { message, created } = unwrap(result);
   return c.json(message, created ? 201 : 200);
@@ -54,7 +54,7 @@ const history = createRoute({
 
 messageRoutes.openapi(history, async (c) => {
   const identity = c.get("identity");
-  const { snapshot } = await requireConversation(database(c.env.DB), c.req.valid("param").id, identity);
+  const { snapshot } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   return c.json(await conversationStub(c.env, snapshot.id).history(actorOf(identity), snapshot, c.req.valid("query")), 200);
 });
 
@@ -73,7 +73,7 @@ const edit = createRoute({
 messageRoutes.openapi(edit, async (c) => {
   const identity = c.get("identity");
   const { message_id: messageId } = c.req.valid("param");
-  const { snapshot } = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
+  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   const result = await conversationStub(c.env, snapshot.id).editMessage(actorOf(identity), snapshot, messageId, c.req.valid("json").content);
   return c.json(unwrap(result), 200);
 });
@@ -91,7 +91,7 @@ const remove = createRoute({
 messageRoutes.openapi(remove, async (c) => {
   const identity = c.get("identity");
   const { id, message_id: messageId } = c.req.valid("param");
-  const { snapshot } = await requireConversation(database(c.env.DB), id, identity);
+  const { snapshot } = await requireConversation(c.env, database(c.env.DB), id, identity);
   return c.json(unwrap(await conversationStub(c.env, snapshot.id).deleteMessage(actorOf(identity), snapshot, messageId)), 200);
 });
 
@@ -110,7 +110,7 @@ for (const [method, add] of [["put", true], ["delete", false]] as const) {
   messageRoutes.openapi(route, async (c) => {
     const identity = c.get("identity");
     const { id, message_id: messageId, emoji } = c.req.valid("param");
-    const { snapshot } = await requireParticipant(database(c.env.DB), id, identity);
+    const { snapshot } = await requireParticipant(c.env, database(c.env.DB), id, identity);
     return c.json(unwrap(await conversationStub(c.env, snapshot.id).react(actorOf(identity), snapshot, messageId, emoji, add)), 200);
   });
 }
@@ -127,6 +127,6 @@ const receipts = createRoute({
 
 messageRoutes.openapi(receipts, async (c) => {
   const { id, message_id: messageId } = c.req.valid("param");
-  const { snapshot } = await requireConversation(database(c.env.DB), id, c.get("identity"));
+  const { snapshot } = await requireConversation(c.env, database(c.env.DB), id, c.get("identity"));
   return c.json(unwrap(await conversationStub(c.env, snapshot.id).receipts(snapshot, messageId)), 200);
 });

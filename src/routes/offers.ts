@@ -27,7 +27,7 @@ const create = createRoute({
 
 offerRoutes.openapi(create, async (c) => {
   const identity = c.get("identity");
-  const { snapshot } = await requireParticipant(database(c.env.DB), c.req.valid("param").id, identity);
+  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   const { message, created } = unwrap(await conversationStub(c.env, snapshot.id).createOffer(actorOf(identity), snapshot, c.req.valid("json")));
   return c.json(message, created ? 201 : 200);
 });
@@ -49,6 +49,6 @@ const respond = createRoute({
 offerRoutes.openapi(respond, async (c) => {
   const identity = c.get("identity");
   const { id, offer_id: offerId } = c.req.valid("param");
-  const { snapshot } = await requireParticipant(database(c.env.DB), id, identity);
+  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), id, identity);
   return c.json(unwrap(await conversationStub(c.env, snapshot.id).respondToOffer(actorOf(identity), snapshot, offerId, c.req.valid("json"))), 201);
 });

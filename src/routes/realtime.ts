@@ -27,7 +27,7 @@ const conversationSocket = createRoute({
 
 realtimeRoutes.openapi(conversationSocket, async (c) => {
   const identity = c.get("identity");
-  const { snapshot } = await requireConversation(database(c.env.DB), c.req.valid("param").id, identity);
+  const { snapshot } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw validationError("upgrade", "this endpoint expects a WebSocket upgrade");
   }

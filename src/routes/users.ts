@@ -7,7 +7,7 @@ import { AppError } from "../lib/errors";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import { PatchMeBodySchema, UserListSchema, UserSchema, UserSearchQuerySchema, type User } from "../schemas/users";
 
-export function toUser(row: UserRow): User {
+export function toUser(row: Pick<UserRow, "id" | "email" | "name" | "avatarUrl" | "createdAt">): User {
   return { id: row.id, email: row.email, name: row.name, avatar_url: row.avatarUrl, created_at: row.createdAt };
 }
 

@@ -1,0 +1,177 @@
+import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { nowIso } from "../lib/ids";
+import type { Db } from "./client";
+import { blocks, conversations, friendRequests, friendships, participants, users } from "./schema";
+
+export type FriendRequestRow = typeof friendRequests.$inferSelect;
+
+export async function areFriends(db: Db, a: string, b: string): Promise<boolean> {
+  const row = await db
+    .select({ one: sql<number>`1` })
+    .from(friendships)
+    .where(and(eq(friendships.userId, a), eq(friendships.friendId, b)))
+    .get();
+  return row !== undefined;
+}
+
+/** Whether `blocker` has blocked `blocked`. */
+export async function hasBlocked(db: Db, blocker: string, blocked: string): Promise<boolean> {
+  const row = await db
+    .select({ one: sql<number>`1` })
+    .from(blocks)
+    .where(and(eq(blocks.blockerId, blocker), eq(blocks.blockedId, blocked)))
+    .get();
+  return row !== undefined;
+}
+
+/** Everyone who has blocked `userId` (to hide them from that user's search). */
+export function blockersOf(db: Db, userId: string) {
+  return db.select({ id: blocks.blockerId }).from(blocks).where(eq(blocks.blockedId, userId));
+}
+
+export async function findRequest(db: Db, id: string): Promise<FriendRequestRow | undefined> {
+  return db.select().from(friendRequests).where(eq(friendRequests.id, id)).get();
+}
+
+export async function findRequestBetween(db: Db, from: string, to: string): Promise<FriendRequestRow | undefined> {
+  return db
+    .select()
+    .from(friendRequests)
+    .where(and(eq(friendRequests.fromUserId, from), eq(friendRequests.toUserId, to)))
+    .get();
+}
+
+/** A new pending request, replacing an earlier declined one between the same pair and direction. */
+export async function createRequest(db: Db, id: string, from: string, to: string): Promise<FriendRequestRow> {
+  const now = nowIso();
+  return db
+    .insert(friendRequests)
+    .values({ id, fromUserId: from, toUserId: to, status: "pending", createdAt: now })
+    .onConflictDoUpdate({
+      target: [friendRequests.fromUserId, friendRequests.toUserId],
+      set: { id, status: "pending", createdAt: now, respondedAt: null },
+    })
+    .returning()
+    .get();
+}
+
+export async function listRequests(db: Db, userId: string): Promise<{ incoming: FriendRequestRow[]; outgoing: FriendRequestRow[] }> {
+  const rows = await db
+    .select()
+    .from(friendRequests)
+    .where(and(eq(friendRequests.status, "pending"), or(eq(friendRequests.toUserId, userId), eq(friendRequests.fromUserId, userId))))
+    .orderBy(friendRequests.createdAt)
+    .all();
+  return { incoming: rows.filter((r) => r.toUserId === userId), outgoing: rows.filter((r) => r.fromUserId === userId) };
+}
+
+/** Accepting makes the friendship (both directions) and removes the request, in one transaction. */
+export async function acceptRequest(db: Db, request: FriendRequestRow): Promise<void> {
+  const now = nowIso();
+  await db.batch([
+    db
+      .insert(friendships)
+      .values([
+        { userId: request.fromUserId, friendId: request.toUserId, createdAt: now },
+        { userId: request.toUserId, friendId: request.fromUserId, createdAt: now },
+      ])
+      .onConflictDoNothing(),
+    db
+      .delete(friendRequests)
+      .where(
+        or(
+          and(eq(friendRequests.fromUserId, request.fromUserId), eq(friendRequests.toUserId, request.toUserId)),
+          and(eq(friendRequests.fromUserId, request.toUserId), eq(friendRequests.toUserId, request.fromUserId)),
+        ),
+      ),
+  ]);
+}
+
+export async function declineRequest(db: Db, id: string): Promise<void> {
+  await db.update(friendRequests).set({ status: "declined", respondedAt: nowIso() }).where(eq(friendRequests.id, id)).run();
+}
+
+export async function removeFriendship(db: Db, a: string, b: string): Promise<boolean> {
+  const removed = await db
+    .delete(friendships)
+    .where(or(and(eq(friendships.userId, a), eq(friendships.friendId, b)), and(eq(friendships.userId, b), eq(friendships.friendId, a))))
+    .returning()
+    .all();
+  return removed.length > 0;
+}
+
+export async function listFriends(db: Db, userId: string, onlineOnly = false) {
+  return db
+    .select({ id: users.id, email: users.email, name: users.name, avatarUrl: users.avatarUrl, createdAt: users.createdAt, online: users.online, lastSeenAt: users.lastSeenAt, since: friendships.createdAt })
+    .from(friendships)
+    .innerJoin(users, eq(users.id, friendships.friendId))
+    .where(onlineOnly ? and(eq(friendships.userId, userId), eq(users.online, true)) : eq(friendships.userId, userId))
+    .orderBy(users.name, users.id)
+    .all();
+}
+
+export async function block(db: Db, blocker: string, blocked: string): Promise<void> {
+  await db.insert(blocks).values({ blockerId: blocker, blockedId: blocked, createdAt: nowIso() }).onConflictDoNothing().run();
+}
+
+export async function unblock(db: Db, blocker: string, blocked: string): Promise<boolean> {
+  const removed = await db
+    .delete(blocks)
+    .where(and(eq(blocks.blockerId, blocker), eq(blocks.blockedId, blocked)))
+    .returning()
+    .all();
+  return removed.length > 0;
+}
+
+/**
+ * The people whose presence `userId` may see: friends and anyone sharing a conversation.
+ * With `among`, only those of the given ids.
+ */
+export async function presenceAudience(db: Db, userId: string, among?: string[]): Promise<string[]> {
+  if (among && among.length === 0) return [];
+  const mine = db.select({ id: participants.conversationId }).from(participants).where(eq(participants.userId, userId));
+  const coParticipants = db
+    .selectDistinct({ id: participants.userId })
+    .from(participants)
+    .where(and(inArray(participants.conversationId, mine), sql`${participants.userId} <> ${userId}`, among ? inArray(participants.userId, among) : undefined));
+  const friends = db
+    .select({ id: friendships.friendId })
+    .from(friendships)
+    .where(and(eq(friendships.userId, userId), among ? inArray(friendships.friendId, among) : undefined));
+  const rows = await coParticipants.union(friends).all();
+  return rows.map((r) => r.id);
+}
+
+export async function presenceOf(db: Db, ids: string[]) {
+  if (ids.length === 0) return [];
+  return db.select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt }).from(users).where(inArray(users.id, ids)).all();
+}
+
+export async function setPresence(db: Db, userId: string, online: boolean, at: string): Promise<void> {
+  await db
+    .update(users)
+    .set(online ? { online } : { online, lastSeenAt: at })
+    .where(eq(users.id, userId))
+    .run();
+}
+
+/** Blocks in either direction between two people. */
+export async function blocksBetween(db: Db, a: string, b: string) {
+  return db
+    .select()
+    .from(blocks)
+    .where(or(and(eq(blocks.blockerId, a), eq(blocks.blockedId, b)), and(eq(blocks.blockerId, b), eq(blocks.blockedId, a))))
+    .all();
+}
+
+/** Ids of the direct conversations the two share (one per context). */
+export async function directConversationIds(db: Db, a: string, b: string): Promise<string[]> {
+  const theirs = db.select({ id: participants.conversationId }).from(participants).where(eq(participants.userId, b));
+  const rows = await db
+    .select({ id: conversations.id })
+    .from(participants)
+    .innerJoin(conversations, eq(conversations.id, participants.conversationId))
+    .where(and(eq(participants.userId, a), eq(conversations.type, "direct"), inArray(participants.conversationId, theirs)))
+    .all();
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,174 @@
+import { DurableObject } from "cloudflare:workers";
+import { database } from "../db/client";
+import { unreadCounts } from "../db/conversations";
+import { presenceAudience, setPresence } from "../db/social";
+import type { Env } from "../env";
+import { nowIso } from "../lib/ids";
+import type { Conversation } from "../schemas/conversations";
+import type { Message } from "../schemas/messages";
+import { InboxState } from "./inbox-state";
+
+/** Frames of the inbox socket (DESIGN.md, Realtime: inbox socket). */
+export type InboxFrame =
+  | { type: "hello"; user_id: string; unread_count: number; conversations: { id: string; unread_count: number }[] }
+  | { type: "notification.message"; conversation_id: string; message: Message }
+  | { type: "unread"; conversation_id: string; unread_count: number; total: number }
+  | { type: "presence"; user_id: string; online: boolean; last_seen: string | null }
+  | { type: "friend.request"; request: Record<string, unknown> }
+  | { type: "conversation.created"; conversation: Conversation }
+  | { type: "pong"; ref?: string | number }
+  | { type: "error"; ref?: string | number; code: string; message: string };
+
+export interface ConversationActivity {
+  conversationId: string;
+  unreadCount: number;
+  /** Present when the user has no socket open on that conversation: it becomes a notification. */
+  message?: Message;
+}
+
+interface InboxIdentity {
+  userId: string;
+  exp: number;
+}
+
+const MAX_FRAME_BYTES = 64 * 1024;
+
+/**
+ * One per user: inbox sockets (hibernatable), unread totals and presence. Conversations tell
+ * it about activity without waiting on it; it is online while any socket of the user, inbox
+ * or conversation, is open, and writes presence to D1 only when that changes.
+ */
+export class UserDO extends DurableObject<Env> {
+  private readonly state: InboxState;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.state = new InboxState(ctx.storage.sql);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  // ── RPC ──
+
+  async conversationActivity(userId: string, activity: ConversationActivity): Promise<void> {
+    this.state.userId = this.state.userId ?? userId;
+    if (this.inboxSockets().length === 0) return; // seeded from D1 when an inbox opens
+    if (activity.message) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message: activity.message });
+    if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.message) {
+      this.broadcast({ type: "unread", conversation_id: activity.conversationId, unread_count: activity.unreadCount, total: this.state.totalUnread() });
+    }
+  }
+
+  /** A conversation object reports how many sockets this user has open there. */
+  async conversationSockets(userId: string, conversationId: string, count: number): Promise<void> {
+    await this.withPresence(userId, () => this.state.setConversationSockets(conversationId, count));
+  }
+
+  /** Pushes an event (friend request, new conversation, someone's presence) to the inbox sockets. */
+  async push(frame: InboxFrame): Promise<void> {
+    this.broadcast(frame);
+  }
+
+  // ── Inbox socket ──
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const identity = JSON.parse(request.headers.get("x-chat-actor") ?? "null") as { id: string; exp: number } | null;
+    if (!identity) return new Response("missing identity", { status: 400 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    const first = this.inboxSockets().length === 0;
+    if (first) this.state.seedUnread(await unreadCounts(database(this.env.DB), identity.id));
+    await this.withPresence(identity.id, () => {
+      this.ctx.acceptWebSocket(server);
+      server.serializeAttachment({ userId: identity.id, exp: identity.exp } satisfies InboxIdentity);
+    });
+    this.send(server, { type: "hello", user_id: identity.id, unread_count: this.state.totalUnread(), conversations: this.state.unreadList() });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    const identity = ws.deserializeAttachment() as InboxIdentity | null;
+    const size = typeof raw === "string" ? raw.length : raw.byteLength;
+    if (size > MAX_FRAME_BYTES) {
+      this.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
+      return ws.close(1009, "frame too large");
+    }
+    if (!identity || Date.now() >= identity.exp * 1000) {
+      this.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
+      return ws.close(4001, "token expired");
+    }
+    const frame = parseObject(raw);
+    const ref = typeof frame?.ref === "string" || typeof frame?.ref === "number" ? frame.ref : undefined;
+    if (frame?.type === "ping") return this.send(ws, { type: "pong", ref });
+    this.send(ws, { type: "error", ref, code: "VALIDATION_ERROR", message: "the inbox socket accepts only ping" });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+    await this.onInboxGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.onInboxGone(ws);
+  }
+
+  // ── Presence ──
+
+  private async onInboxGone(ws: WebSocket): Promise<void> {
+    const identity = ws.deserializeAttachment() as InboxIdentity | null;
+    if (identity) await this.withPresence(identity.userId, () => undefined, ws);
+  }
+
+  private inboxSockets(except?: WebSocket): WebSocket[] {
+    return this.ctx.getWebSockets().filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+  }
+
+  private isOnline(except?: WebSocket): boolean {
+    return this.inboxSockets(except).length > 0 || this.state.conversationSocketCount() > 0;
+  }
+
+  /**
+   * Runs a change to the user's sockets; if it flips online/offline, records it in D1 and tells
+   * the audience (friends and co-participants). `closing` is a socket being closed: it counted
+   * before the change and does not after.
+   */
+  private async withPresence(userId: string, change: () => void, closing?: WebSocket): Promise<void> {
+    this.state.userId = this.state.userId ?? userId;
+    const before = this.inboxSockets(closing).length + (closing ? 1 : 0) > 0 || this.state.conversationSocketCount() > 0;
+    change();
+    const online = this.isOnline(closing);
+    if (before === online) return;
+    const at = nowIso();
+    const db = database(this.env.DB);
+    await setPresence(db, userId, online, at);
+    const frame: InboxFrame = { type: "presence", user_id: userId, online, last_seen: online ? null : at };
+    const audience = await presenceAudience(db, userId);
+    await Promise.allSettled(audience.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).push(frame)));
+  }
+
+  private broadcast(frame: InboxFrame): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.inboxSockets()) this.send(ws, text);
+  }
+
+  private send(ws: WebSocket, frame: InboxFrame | string): void {
+    try {
+      ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    } catch {
+      // closed under us
+    }
+  }
+}
+
+function parseObject(raw: string | ArrayBuffer): { type?: unknown; ref?: unknown } | null {
+  if (typeof raw !== "string") return null;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === "object" && value !== null ? (value as { type?: unknown; ref?: unknown }) : null;
+  } catch {
+    return null;
+  }
+}
