@@ -149,6 +149,7 @@ export class ConversationDO extends DurableObject<Env> {
     const session = receipts.openSession(actor.id, log.lastSeq);
     hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
     if (!wasOnline) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
+    this.chat.reportSockets(actor.id);
     const online = hub.onlineUsers();
     hub.send(server, {
       type: "hello",
@@ -281,6 +282,7 @@ export class ConversationDO extends DurableObject<Env> {
     const identity = hub.identity(ws);
     if (!identity) return;
     receipts.closeSession(identity.session, log.lastSeq);
+    this.chat.reportSockets(identity.userId, ws);
     if (hub.socketsOf(identity.userId, ws).length > 0) return;
     if (typing.stop(identity.userId)) this.chat.broadcastTyping(identity.userId, false);
     hub.broadcast({ type: "presence", user_id: identity.userId, online: false }, ws);

@@ -17,6 +17,8 @@ import { SnapshotStore } from "./snapshot";
 import { StateStore } from "./storage";
 import { SummaryMirror } from "./summary-mirror";
 import { TypingState } from "./typing";
+import { inboxStub } from "../user/inbox";
+import type { ConversationActivity } from "../user/user-do";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -64,7 +66,7 @@ export class Conversation {
 
   constructor(
     private readonly ctx: DurableObjectState,
-    env: Env,
+    private readonly env: Env,
     readonly config: Config,
     onRetryScheduled: () => void,
   ) {
@@ -89,6 +91,14 @@ export class Conversation {
 
   requireParticipant(actor: Actor): Result<never> | null {
     return this.snapshot.isParticipant(actor.id) ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
+  }
+
+  /** Blocked by the other side of a direct conversation, or not friends under DM_POLICY=friends. */
+  requireMaySend(actor: Actor): Result<never> | null {
+    const refusal = this.snapshot.refusalFor(actor.id);
+    if (refusal === "BLOCKED") return fail("BLOCKED", "the other participant has blocked you");
+    if (refusal === "NOT_FRIENDS") return fail("NOT_FRIENDS", "direct messages need an accepted friendship");
+    return null;
   }
 
   requireOpen(): Result<never> | null {
@@ -133,8 +143,41 @@ export class Conversation {
         this.hub.send(origin.ws, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
       }
       this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${JSON.stringify(recipients)}}`);
+      this.notifyInboxes(message);
     }
     void this.summary.kick();
+  }
+
+  unreadOf(userId: string): number {
+    return Math.max(0, this.log.lastSeq - this.members.readCursor(userId));
+  }
+
+  /**
+   * Participants' user objects learn the new unread count, and those not watching this
+   * conversation get the message as a notification. Not awaited: the send path never waits on
+   * an inbox.
+   */
+  private notifyInboxes(message: Message): void {
+    for (const userId of this.snapshot.current?.participantIds ?? []) {
+      if (userId === message.sender_id) continue;
+      const watching = this.hub.socketsOf(userId).length > 0;
+      this.tellInbox(userId, { conversationId: message.conversation_id, unreadCount: this.unreadOf(userId), ...(watching ? {} : { message }) });
+    }
+  }
+
+  tellInbox(userId: string, activity: ConversationActivity): void {
+    inboxStub(this.env, userId)
+      .conversationActivity(userId, activity)
+      .catch((err: unknown) => console.error("inbox notification failed", err));
+  }
+
+  /** The user's object counts their open sockets here toward presence. */
+  reportSockets(userId: string, closing?: WebSocket): void {
+    const conversationId = this.snapshot.current?.id;
+    if (!conversationId) return;
+    inboxStub(this.env, userId)
+      .conversationSockets(userId, conversationId, this.hub.socketsOf(userId, closing).length)
+      .catch((err: unknown) => console.error("presence report failed", err));
   }
 
   /** An in-place change (edit, delete, offer status): everyone sees the message as it now is. */
@@ -153,9 +196,10 @@ export class Conversation {
       const existing = this.retried(actor, input.client_id, origin);
       if (existing) return ok({ message: existing, created: false });
     }
-    const closed = this.requireOpen();
-    if (closed) return closed;
+    const refused = this.requireMaySend(actor) ?? this.requireOpen();
+    if (refused) return refused;
     const checked = this.validateSend(actor, input);
+    const senderHadUnread = this.unreadOf(actor.id) > 0;
     if (!checked.ok) return checked;
     const { attachment } = checked.value;
     const result = this.withMessageToken(actor, () => {
@@ -173,6 +217,7 @@ export class Conversation {
     });
     if (!result.ok) return result;
     this.publish([result.value], origin);
+    if (senderHadUnread) this.tellInbox(actor.id, { conversationId: result.value.conversation_id, unreadCount: 0 });
     if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
     return ok({ message: result.value, created: true });
   }
@@ -282,7 +327,10 @@ export class Conversation {
       if (moved > before) this.receipts.markRead(actor.id, moved, nowIso());
       return moved;
     });
-    if (cursor > before) this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
+    if (cursor > before) {
+      this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
+      this.tellInbox(actor.id, { conversationId: this.snapshot.current!.id, unreadCount: this.unreadOf(actor.id) });
+    }
     void this.summary.kick();
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
   }

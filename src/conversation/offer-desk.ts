@@ -24,8 +24,8 @@ export class OfferDesk {
       const existing = c.retried(actor, input.client_id, origin);
       if (existing) return ok({ message: existing, created: false });
     }
-    const closed = c.requireOpen();
-    if (closed) return closed;
+    const refused = c.requireMaySend(actor) ?? c.requireOpen();
+    if (refused) return refused;
     const minor = toMinorUnits(input.amount);
     if (minor === null) return invalidField("amount", "must be positive with at most 2 decimals");
     const currency = input.currency ?? c.config.defaultCurrency;
@@ -45,8 +45,8 @@ export class OfferDesk {
     if (!offer) return fail("NOT_FOUND", "no such offer in this conversation");
     const transition = nextOfferState({ status: offer.status, offererId: offer.offerer_id }, input.action, actor.id);
     if (!transition.ok) return fail(transition.code, transition.message);
-    const closed = c.requireOpen();
-    if (closed) return closed;
+    const refused = c.requireMaySend(actor) ?? c.requireOpen();
+    if (refused) return refused;
     let counterMinor: number | null = null;
     if (input.action === "counter") {
       counterMinor = toMinorUnits(input.counter_amount ?? NaN);

@@ -13,6 +13,7 @@ export interface ParticipantView {
   lastReadSeq: number;
   name: string;
   avatarUrl: string | null;
+  online: boolean;
 }
 
 export interface ConversationWithParticipants {
@@ -31,6 +32,7 @@ async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<st
       lastReadSeq: participants.lastReadSeq,
       name: users.name,
       avatarUrl: users.avatarUrl,
+      online: users.online,
     })
     .from(participants)
     .innerJoin(users, eq(users.id, participants.userId))
@@ -183,8 +185,7 @@ export function toConversation(entry: ConversationWithParticipants, viewerId: st
       name: p.name,
       avatar_url: p.avatarUrl,
       role: p.role,
-      // Presence comes with the user Durable Object (inbox sockets); until then nobody shows online here.
-      online: false,
+      online: p.online,
     })),
     last_message: (row.lastMessage as Message | null) ?? null,
     last_message_at: row.lastMessageAt,

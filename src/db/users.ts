@@ -1,8 +1,9 @@
-import { and, eq, gte, inArray, lt, ne, or, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, lt, ne, notInArray, or, sql } from "drizzle-orm";
 import type { Identity } from "../env";
 import { newId, nowIso } from "../lib/ids";
 import type { Db } from "./client";
 import { users } from "./schema";
+import { blockersOf } from "./social";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -99,6 +100,8 @@ export async function searchUsers(db: Db, query: string, excludeId: string, limi
     .where(
       and(
         ne(users.id, excludeId),
+        // People who blocked the searcher are hidden from them.
+        notInArray(users.id, blockersOf(db, excludeId)),
         or(and(gte(users.email, q), lt(users.email, upper)), and(gte(users.nameLower, q), lt(users.nameLower, upper))),
       ),
     )

@@ -5,6 +5,7 @@ import { requireAuth } from "../auth/middleware";
 import { database } from "../db/client";
 import { upsertUserByEmail } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
+import { limitPerIp } from "../limits/per-ip";
 import { readConfig } from "../lib/config";
 import { AppError, fromZodIssues } from "../lib/errors";
 import { errorResponses, jsonResponse } from "../schemas/common";
@@ -28,7 +29,8 @@ const login = createRoute({
       required: false,
     },
   },
-  responses: { 200: jsonResponse(LoginResponseSchema, "A bearer token and the user"), ...errorResponses(400, 404) },
+  middleware: [limitPerIp("logins")] as const,
+  responses: { 200: jsonResponse(LoginResponseSchema, "A bearer token and the user"), ...errorResponses(400, 404, 429) },
 });
 
 authRoutes.openapi(login, async (c) => {
@@ -54,8 +56,8 @@ const wsTicket = createRoute({
   tags: ["auth"],
   summary: "A one-use ticket (30 s) for opening a WebSocket as `?ticket=`",
   security: bearerSecurity,
-  middleware: [requireAuth] as const,
-  responses: { 200: jsonResponse(WsTicketResponseSchema, "The ticket"), ...errorResponses(401) },
+  middleware: [limitPerIp("tickets"), requireAuth] as const,
+  responses: { 200: jsonResponse(WsTicketResponseSchema, "The ticket"), ...errorResponses(401, 429) },
 });
 
 authRoutes.openapi(wsTicket, async (c) => {

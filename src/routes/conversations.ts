@@ -16,7 +16,10 @@ import {
   type ConversationWithParticipants,
   type ParticipantRole,
 } from "../db/conversations";
+import { areFriends, hasBlocked } from "../db/social";
 import { findUserById, findUsersByEmails, findUsersByIds } from "../db/users";
+import { readConfig } from "../lib/config";
+import { pushToInboxes } from "../user/inbox";
 import type { Env, Identity } from "../env";
 import { bearerSecurity, createApp } from "../lib/app";
 import { AppError, validationError } from "../lib/errors";
@@ -67,6 +70,14 @@ async function resolveMembers(db: Db, me: string, body: CreateConversationBody):
   return [me, ...[...ids].sort()];
 }
 
+/** A direct conversation needs the other side not to have blocked the caller, and friendship under DM_POLICY=friends. */
+async function requireMayStartDirect(env: Env, db: Db, me: string, other: string): Promise<void> {
+  if (await hasBlocked(db, other, me)) throw new AppError("BLOCKED", "this user does not accept conversations from you");
+  if (readConfig(env).dmPolicy === "friends" && !(await areFriends(db, me, other))) {
+    throw new AppError("NOT_FRIENDS", "direct conversations need an accepted friendship");
+  }
+}
+
 function directKey(pair: string[], context: CreateConversationBody["context"]): string {
   return `${[...pair].sort().join("|")}#${context ? `${context.type}:${context.id}` : ""}`;
 }
@@ -79,6 +90,7 @@ conversationRoutes.openapi(create, async (c) => {
   if (body.type === "direct" && members.length !== 2) {
     throw validationError("participant_ids", "a direct conversation has exactly one other participant");
   }
+  if (body.type === "direct") await requireMayStartDirect(c.env, db, me, members[1]!);
   const unknownRole = Object.keys(body.roles ?? {}).find((id) => !members.includes(id));
   if (unknownRole) throw validationError(`roles.${unknownRole}`, "is not a participant of this conversation");
 
@@ -115,8 +127,10 @@ conversationRoutes.openapi(create, async (c) => {
     if (winner) return c.json(toConversation(winner, me), 200);
     throw err;
   }
-  const created = await loadConversation(db, id);
-  return c.json(toConversation(created!, me), 201);
+  const created = toConversation((await loadConversation(db, id))!, me);
+  const others = members.filter((userId) => userId !== me);
+  c.executionCtx.waitUntil(pushToInboxes(c.env, others, { type: "conversation.created", conversation: created }));
+  return c.json(created, 201);
 });
 
 const list = createRoute({

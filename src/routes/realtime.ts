@@ -3,6 +3,8 @@ import { requireSocketAuth } from "../auth/middleware";
 import { actorOf, conversationStub, requireConversation } from "../conversation/access";
 import { database } from "../db/client";
 import { createApp } from "../lib/app";
+import { limitPerIp } from "../limits/per-ip";
+import { inboxStub } from "../user/inbox";
 import { validationError } from "../lib/errors";
 import { errorResponses, IdSchema } from "../schemas/common";
 
@@ -17,7 +19,7 @@ const conversationSocket = createRoute({
   description:
     "Authenticate with `Authorization: Bearer`, `?token=<jwt>` or `?ticket=` from POST /api/v1/auth/ws-ticket. " +
     "Frames are described in the README. Close codes: 1009 frame over 64 KiB, 4001 token expired, 4003 removed from the conversation.",
-  middleware: [requireSocketAuth] as const,
+  middleware: [limitPerIp("connects"), requireSocketAuth] as const,
   request: {
     params: z.object({ id: IdSchema }),
     query: z.object({ token: z.string().optional(), ticket: z.string().optional() }),
@@ -35,5 +37,27 @@ realtimeRoutes.openapi(conversationSocket, async (c) => {
   headers.set("x-chat-actor", JSON.stringify(actorOf(identity)));
   headers.set("x-chat-snapshot", JSON.stringify(snapshot));
   const response = await conversationStub(c.env, snapshot.id).fetch(new Request(c.req.raw, { headers }));
+  return response as unknown as Response & { status: 200 };
+});
+
+const inboxSocket = createRoute({
+  method: "get",
+  path: "/ws",
+  tags: ["realtime"],
+  summary: "Open the user's inbox socket: notifications, unread totals, presence, friend requests, new conversations",
+  description: "Authenticate like the conversation socket. Frames are described in the README.",
+  middleware: [limitPerIp("connects"), requireSocketAuth] as const,
+  request: { query: z.object({ token: z.string().optional(), ticket: z.string().optional() }) },
+  responses: { 101: { description: "Switching protocols" }, ...errorResponses(400, 401, 429) },
+});
+
+realtimeRoutes.openapi(inboxSocket, async (c) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw validationError("upgrade", "this endpoint expects a WebSocket upgrade");
+  }
+  const identity = c.get("identity");
+  const headers = new Headers(c.req.raw.headers);
+  headers.set("x-chat-actor", JSON.stringify(actorOf(identity)));
+  const response = await inboxStub(c.env, identity.id).fetch(new Request(c.req.raw, { headers }));
   return response as unknown as Response & { status: 200 };
 });
