@@ -110,6 +110,11 @@ export class ConversationDO extends DurableObject<Env> {
     this.chat.attachments.register(attachment);
   }
 
+  /** What this conversation has cost since the instance started (admin stats, benchmarks). */
+  async costs(): Promise<ReturnType<Conversation["costs"]>> {
+    return this.chat.costs();
+  }
+
   /** Forgets an upload whose voice message was refused. */
   async discardAttachment(attachmentId: string): Promise<void> {
     this.chat.attachments.discard(attachmentId);

@@ -7,6 +7,7 @@ import type { Attachment } from "../schemas/attachments";
 import type { FrameRef } from "../schemas/frames";
 import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SendInput } from "../schemas/messages";
 import { AttachmentRegistry } from "./attachment-registry";
+import { CostMeter, type CostSnapshot } from "./cost-meter";
 import { Limiter } from "./limiter";
 import { Members } from "./members";
 import { MessageLog, type NewMessage } from "./message-log";
@@ -63,6 +64,7 @@ export class Conversation {
   readonly receipts: Receipts;
   readonly attachments: AttachmentRegistry;
   readonly summary: SummaryMirror;
+  readonly meter: CostMeter;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -82,7 +84,8 @@ export class Conversation {
     this.hub = new SocketHub(ctx);
     this.receipts = new Receipts(sql);
     this.attachments = new AttachmentRegistry(sql);
-    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, onRetryScheduled);
+    this.meter = new CostMeter(sql);
+    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, onRetryScheduled, this.meter);
   }
 
   transaction<T>(work: () => T): T {
@@ -123,6 +126,7 @@ export class Conversation {
    */
   append(input: NewMessage): Message {
     const message = this.log.append(input);
+    this.meter.messages++;
     if (input.senderId) this.members.recordSent(input.senderId, message.seq);
     return message;
   }
@@ -346,6 +350,10 @@ export class Conversation {
   markDelivered(userId: string, seq: number): void {
     if (!this.snapshot.isParticipant(userId)) return;
     if (this.receipts.markDelivered(userId, seq, nowIso())) this.hub.broadcast({ type: "delivered", user_id: userId, up_to_seq: seq });
+  }
+
+  costs(): CostSnapshot & { frames_sent: number; last_seq: number } {
+    return { ...this.meter.snapshot(), frames_sent: this.hub.framesSent, last_seq: this.log.lastSeq };
   }
 
   receiptsOf(messageId: string): Result<ReceiptList> {

@@ -15,6 +15,9 @@ export class SocketHub {
   /** Attachments deserialised once per socket per wake-up, not once per broadcast. */
   private readonly identities = new WeakMap<WebSocket, SocketIdentity | null>();
 
+  /** Frames handed to the runtime, for the cost report. */
+  framesSent = 0;
+
   constructor(private readonly ctx: DurableObjectState) {}
 
   accept(ws: WebSocket, identity: SocketIdentity): void {
@@ -49,6 +52,7 @@ export class SocketHub {
   send(ws: WebSocket, frame: ServerFrame | string): void {
     try {
       ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+      this.framesSent++;
     } catch {
       // The socket closed under us; its close handler does the bookkeeping.
     }

@@ -4,6 +4,7 @@ import { database } from "../db/client";
 import { attachments, conversations, participants } from "../db/schema";
 import { nowIso } from "../lib/ids";
 import type { AttachmentRegistry } from "./attachment-registry";
+import type { CostMeter } from "./cost-meter";
 import type { Members } from "./members";
 import type { MessageLog } from "./message-log";
 import type { StateStore } from "./storage";
@@ -40,6 +41,7 @@ export class SummaryMirror {
     private readonly attachmentRegistry: AttachmentRegistry,
     private readonly conversationId: () => string | null,
     private readonly onRetryScheduled: () => void,
+    private readonly meter: CostMeter,
   ) {
     this.mirroredSeq = Number(state.get("mirrored_seq") ?? 0);
     this.dirty = state.get("summary_dirty") === "1";
@@ -122,7 +124,12 @@ export class SummaryMirror {
     if (withdrawn.length > 0) {
       statements.push(db.update(attachments).set({ deletedAt: nowIso() }).where(inArray(attachments.id, withdrawn)));
     }
-    if (statements.length > 0) await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    if (statements.length > 0) {
+      const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+      this.meter.d1Flushes++;
+      this.meter.d1Statements += statements.length;
+      for (const result of results) this.meter.d1RowsWritten += (result as Partial<D1Result>).meta?.rows_written ?? 0;
+    }
     this.state.set("mirrored_seq", String(lastSeq));
     this.mirroredSeq = lastSeq;
     for (const read of reads) this.members.markMirrored(read.userId, read.readSeq);

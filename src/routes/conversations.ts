@@ -27,6 +27,7 @@ import { newId, nowIso } from "../lib/ids";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import {
   AddParticipantBodySchema,
+  ConversationStatsSchema,
   ConversationListSchema,
   ConversationSchema,
   CreateConversationBodySchema,
@@ -295,4 +296,22 @@ conversationRoutes.openapi(read, async (c) => {
   const body = c.req.valid("json");
   const result = await conversationStub(c.env, snapshot.id).markRead(actorOf(identity), snapshot, body.up_to_seq);
   return c.json(unwrap(result), 200);
+});
+
+const stats = createRoute({
+  method: "get",
+  path: "/{id}/stats",
+  tags: ["conversations"],
+  summary: "Admin only: what the conversation's Durable Object has cost since it last started",
+  description: "Messages appended, D1 flushes/statements/rows written, rows written to the object's own storage and frames sent. Used by `npm run bench`.",
+  security: bearerSecurity,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(ConversationStatsSchema, "Counters"), ...errorResponses(401, 403, 404) },
+});
+
+conversationRoutes.openapi(stats, async (c) => {
+  const identity = c.get("identity");
+  if (!identity.isAdmin) throw new AppError("FORBIDDEN", "stats are for admins");
+  const { snapshot } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
+  return c.json(await conversationStub(c.env, snapshot.id).costs(), 200);
 });

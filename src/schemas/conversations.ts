@@ -94,3 +94,15 @@ export const UnreadSchema = z
     conversations: z.array(z.object({ id: z.string(), unread_count: z.number().int() })),
   })
   .openapi("Unread");
+
+export const ConversationStatsSchema = z
+  .object({
+    messages: z.number().int(),
+    last_seq: z.number().int(),
+    frames_sent: z.number().int(),
+    d1_flushes: z.number().int(),
+    d1_statements: z.number().int(),
+    d1_rows_written: z.number().int(),
+    storage_rows_written: z.number().int(),
+  })
+  .openapi("ConversationStats");

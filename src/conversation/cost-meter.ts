@@ -1,0 +1,37 @@
+/**
+ * What a conversation has cost since this instance started: the numbers the benchmarks report
+ * per message. Kept in memory (an eviction starts them again); read through the admin-only
+ * stats endpoint.
+ */
+export class CostMeter {
+  messages = 0;
+  d1Statements = 0;
+  d1RowsWritten = 0;
+  d1Flushes = 0;
+  private readonly startChanges: number;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.startChanges = this.totalChanges();
+  }
+
+  /** Rows inserted, updated or deleted in this object's SQLite storage since the instance started. */
+  storageRowsWritten(): number {
+    return this.totalChanges() - this.startChanges;
+  }
+
+  snapshot() {
+    return {
+      messages: this.messages,
+      d1_flushes: this.d1Flushes,
+      d1_statements: this.d1Statements,
+      d1_rows_written: this.d1RowsWritten,
+      storage_rows_written: this.storageRowsWritten(),
+    };
+  }
+
+  private totalChanges(): number {
+    return this.sql.exec<{ n: number }>("SELECT total_changes() AS n").one().n;
+  }
+}
+
+export type CostSnapshot = ReturnType<CostMeter["snapshot"]>;
