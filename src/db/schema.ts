@@ -117,7 +117,7 @@ export const attachments = sqliteTable(
   (t) => [index("attachments_conversation_idx").on(t.conversationId, t.createdAt)],
 );
 
-/** Pending and declined requests; an accepted one becomes two `friendships` rows and is removed. */
+/** Friend requests; accepting one also writes two `friendships` rows (the friendship itself). */
 export const friendRequests = sqliteTable(
   "friend_requests",
   {
@@ -128,7 +128,7 @@ export const friendRequests = sqliteTable(
     toUserId: text("to_user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    status: text("status", { enum: ["pending", "declined"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "accepted", "declined"] }).notNull().default("pending"),
     createdAt: text("created_at").notNull(),
     respondedAt: text("responded_at"),
   },

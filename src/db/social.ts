@@ -65,7 +65,10 @@ export async function listRequests(db: Db, userId: string): Promise<{ incoming: 
   return { incoming: rows.filter((r) => r.toUserId === userId), outgoing: rows.filter((r) => r.fromUserId === userId) };
 }
 
-/** Accepting makes the friendship (both directions) and removes the request, in one transaction. */
+/**
+ * Accepting makes the friendship (both directions), marks the request accepted and settles a
+ * crossing request the other way, in one transaction.
+ */
 export async function acceptRequest(db: Db, request: FriendRequestRow): Promise<void> {
   const now = nowIso();
   await db.batch([
@@ -77,11 +80,12 @@ export async function acceptRequest(db: Db, request: FriendRequestRow): Promise<
       ])
       .onConflictDoNothing(),
     db
-      .delete(friendRequests)
+      .update(friendRequests)
+      .set({ status: "accepted", respondedAt: now })
       .where(
         or(
-          and(eq(friendRequests.fromUserId, request.fromUserId), eq(friendRequests.toUserId, request.toUserId)),
-          and(eq(friendRequests.fromUserId, request.toUserId), eq(friendRequests.toUserId, request.fromUserId)),
+          eq(friendRequests.id, request.id),
+          and(eq(friendRequests.fromUserId, request.toUserId), eq(friendRequests.toUserId, request.fromUserId), eq(friendRequests.status, "pending")),
         ),
       ),
   ]);
