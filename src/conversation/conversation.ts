@@ -19,7 +19,7 @@ import { StateStore } from "./storage";
 import { SummaryMirror } from "./summary-mirror";
 import { TypingState } from "./typing";
 import { inboxStub } from "../user/inbox";
-import type { ConversationActivity } from "../user/user-do";
+import { InboxNotifier } from "./inbox-notifier";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -65,6 +65,7 @@ export class Conversation {
   readonly attachments: AttachmentRegistry;
   readonly summary: SummaryMirror;
   readonly meter: CostMeter;
+  private readonly inboxes: InboxNotifier;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -85,6 +86,7 @@ export class Conversation {
     this.receipts = new Receipts(sql);
     this.attachments = new AttachmentRegistry(sql);
     this.meter = new CostMeter(sql);
+    this.inboxes = new InboxNotifier(env);
     this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, onRetryScheduled, this.meter);
   }
 
@@ -158,21 +160,14 @@ export class Conversation {
 
   /**
    * Participants' user objects learn the new unread count, and those not watching this
-   * conversation get the message as a notification. Not awaited: the send path never waits on
-   * an inbox.
+   * conversation get the message as a notification (coalesced, never awaited here).
    */
   private notifyInboxes(message: Message): void {
     for (const userId of this.snapshot.current?.participantIds ?? []) {
       if (userId === message.sender_id) continue;
       const watching = this.hub.socketsOf(userId).length > 0;
-      this.tellInbox(userId, { conversationId: message.conversation_id, unreadCount: this.unreadOf(userId), ...(watching ? {} : { message }) });
+      this.inboxes.queue(userId, message.conversation_id, this.unreadOf(userId), watching ? undefined : message);
     }
-  }
-
-  tellInbox(userId: string, activity: ConversationActivity): void {
-    inboxStub(this.env, userId)
-      .conversationActivity(userId, activity)
-      .catch((err: unknown) => console.error("inbox notification failed", err));
   }
 
   /** The user's object counts their open sockets here toward presence. */
@@ -221,7 +216,7 @@ export class Conversation {
     });
     if (!result.ok) return result;
     this.publish([result.value], origin);
-    if (senderHadUnread) this.tellInbox(actor.id, { conversationId: result.value.conversation_id, unreadCount: 0 });
+    if (senderHadUnread) this.inboxes.queue(actor.id, result.value.conversation_id, 0);
     if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
     return ok({ message: result.value, created: true });
   }
@@ -333,7 +328,7 @@ export class Conversation {
     });
     if (cursor > before) {
       this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
-      this.tellInbox(actor.id, { conversationId: this.snapshot.current!.id, unreadCount: this.unreadOf(actor.id) });
+      this.inboxes.queue(actor.id, this.snapshot.current!.id, this.unreadOf(actor.id));
     }
     void this.summary.kick();
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });

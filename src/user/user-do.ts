@@ -22,8 +22,8 @@ export type InboxFrame =
 export interface ConversationActivity {
   conversationId: string;
   unreadCount: number;
-  /** Present when the user has no socket open on that conversation: it becomes a notification. */
-  message?: Message;
+  /** New messages while the user had no socket open on that conversation: each becomes a notification. */
+  messages: Message[];
 }
 
 interface InboxIdentity {
@@ -52,8 +52,8 @@ export class UserDO extends DurableObject<Env> {
   async conversationActivity(userId: string, activity: ConversationActivity): Promise<void> {
     this.state.userId = this.state.userId ?? userId;
     if (this.inboxSockets().length === 0) return; // seeded from D1 when an inbox opens
-    if (activity.message) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message: activity.message });
-    if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.message) {
+    for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message });
+    if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.messages.length > 0) {
       this.broadcast({ type: "unread", conversation_id: activity.conversationId, unread_count: activity.unreadCount, total: this.state.totalUnread() });
     }
   }

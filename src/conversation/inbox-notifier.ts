@@ -1,0 +1,36 @@
+import type { Env } from "../env";
+import type { Message } from "../schemas/messages";
+import { inboxStub } from "../user/inbox";
+import type { ConversationActivity } from "../user/user-do";
+
+/**
+ * Tells participants' user objects about new unread counts and messages, off the send path.
+ * Updates for one user coalesce while a round of calls is in flight: the next round carries
+ * the latest count and every message queued meanwhile, so a busy conversation makes one call
+ * per user per round trip rather than one per message.
+ */
+export class InboxNotifier {
+  private readonly pending = new Map<string, ConversationActivity>();
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly env: Env) {}
+
+  queue(userId: string, conversationId: string, unreadCount: number, message?: Message): void {
+    const entry = this.pending.get(userId) ?? { conversationId, unreadCount, messages: [] };
+    entry.unreadCount = unreadCount;
+    if (message) entry.messages.push(message);
+    this.pending.set(userId, entry);
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0) {
+      const round = [...this.pending];
+      this.pending.clear();
+      const results = await Promise.allSettled(round.map(([userId, activity]) => inboxStub(this.env, userId).conversationActivity(userId, activity)));
+      for (const r of results) if (r.status === "rejected") console.error("inbox notification failed", r.reason);
+    }
+  }
+}
