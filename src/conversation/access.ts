@@ -1,5 +1,5 @@
 import type { Env, Identity } from "../env";
-import type { Db } from "../db/client";
+import { database, type Db } from "../db/client";
 import { loadConversation, type ConversationWithParticipants } from "../db/conversations";
 import { areFriends, blocksBetween, directConversationIds } from "../db/social";
 import { readConfig } from "../lib/config";
@@ -65,6 +65,16 @@ export async function refreshDirectConversations(env: Env, db: Db, a: string, b:
     const conversation = await loadConversation(db, id);
     if (conversation) await conversationStub(env, id).refresh(await snapshotOf(env, db, conversation), null);
   }
+}
+
+/**
+ * What a route needs to act on a conversation: the access check (participants, or also admins
+ * for `viewer`), the snapshot for the Durable Object, its stub and the caller as an actor.
+ */
+export async function openConversation(env: Env, identity: Identity, id: string, need: "participant" | "viewer") {
+  const db = database(env.DB);
+  const access = need === "participant" ? await requireParticipant(env, db, id, identity) : await requireConversation(env, db, id, identity);
+  return { ...access, db, stub: conversationStub(env, access.snapshot.id), actor: actorOf(identity) };
 }
 
 export function conversationStub(env: Env, id: string): DurableObjectStub<ConversationDO> {

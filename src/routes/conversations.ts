@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { actorOf, conversationStub, requireConversation, requireParticipant, snapshotOf, unwrap } from "../conversation/access";
+import { conversationStub, openConversation, requireConversation, snapshotOf, unwrap } from "../conversation/access";
 import { database, type Db } from "../db/client";
 import {
   addParticipant,
@@ -291,11 +291,8 @@ const read = createRoute({
 });
 
 conversationRoutes.openapi(read, async (c) => {
-  const identity = c.get("identity");
-  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  const body = c.req.valid("json");
-  const result = await conversationStub(c.env, snapshot.id).markRead(actorOf(identity), snapshot, body.up_to_seq);
-  return c.json(unwrap(result), 200);
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "participant");
+  return c.json(unwrap(await stub.markRead(actor, snapshot, c.req.valid("json").up_to_seq)), 200);
 });
 
 const stats = createRoute({
@@ -312,6 +309,6 @@ const stats = createRoute({
 conversationRoutes.openapi(stats, async (c) => {
   const identity = c.get("identity");
   if (!identity.isAdmin) throw new AppError("FORBIDDEN", "stats are for admins");
-  const { snapshot } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  return c.json(await conversationStub(c.env, snapshot.id).costs(), 200);
+  const { stub } = await openConversation(c.env, identity, c.req.valid("param").id, "viewer");
+  return c.json(await stub.costs(), 200);
 });

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { actorOf, conversationStub, requireConversation, requireParticipant, unwrap } from "../conversation/access";
-import { database } from "../db/client";
+import { openConversation, unwrap } from "../conversation/access";
 import { bearerSecurity, createApp } from "../lib/app";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import {
@@ -35,10 +34,8 @@ const send = createRoute({
 });
 
 messageRoutes.openapi(send, async (c) => {
-  const identity = c.get("identity");
-  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  const result = await conversationStub(c.env, snapshot.id).sendMessage(actorOf(identity), snapshot, c.req.valid("json"));
-  const { message, created } = unwrap(result);
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "participant");
+  const { message, created } = unwrap(await stub.sendMessage(actor, snapshot, c.req.valid("json")));
   return c.json(message, created ? 201 : 200);
 });
 
@@ -53,9 +50,8 @@ const history = createRoute({
 });
 
 messageRoutes.openapi(history, async (c) => {
-  const identity = c.get("identity");
-  const { snapshot } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  return c.json(await conversationStub(c.env, snapshot.id).history(actorOf(identity), snapshot, c.req.valid("query")), 200);
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "viewer");
+  return c.json(await stub.history(actor, snapshot, c.req.valid("query")), 200);
 });
 
 const MessageParams = z.object({ id: IdSchema, message_id: IdSchema });
@@ -71,11 +67,9 @@ const edit = createRoute({
 });
 
 messageRoutes.openapi(edit, async (c) => {
-  const identity = c.get("identity");
-  const { message_id: messageId } = c.req.valid("param");
-  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  const result = await conversationStub(c.env, snapshot.id).editMessage(actorOf(identity), snapshot, messageId, c.req.valid("json").content);
-  return c.json(unwrap(result), 200);
+  const { id, message_id: messageId } = c.req.valid("param");
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "participant");
+  return c.json(unwrap(await stub.editMessage(actor, snapshot, messageId, c.req.valid("json").content)), 200);
 });
 
 const remove = createRoute({
@@ -89,10 +83,9 @@ const remove = createRoute({
 });
 
 messageRoutes.openapi(remove, async (c) => {
-  const identity = c.get("identity");
   const { id, message_id: messageId } = c.req.valid("param");
-  const { snapshot } = await requireConversation(c.env, database(c.env.DB), id, identity);
-  return c.json(unwrap(await conversationStub(c.env, snapshot.id).deleteMessage(actorOf(identity), snapshot, messageId)), 200);
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "viewer");
+  return c.json(unwrap(await stub.deleteMessage(actor, snapshot, messageId)), 200);
 });
 
 const ReactionParams = z.object({ id: IdSchema, message_id: IdSchema, emoji: z.string().min(1).max(64) });
@@ -108,10 +101,9 @@ for (const [method, add] of [["put", true], ["delete", false]] as const) {
     responses: { 200: jsonResponse(ReactionsSchema, "The message's reactions"), ...errorResponses(400, 401, 403, 404) },
   });
   messageRoutes.openapi(route, async (c) => {
-    const identity = c.get("identity");
     const { id, message_id: messageId, emoji } = c.req.valid("param");
-    const { snapshot } = await requireParticipant(c.env, database(c.env.DB), id, identity);
-    return c.json(unwrap(await conversationStub(c.env, snapshot.id).react(actorOf(identity), snapshot, messageId, emoji, add)), 200);
+    const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "participant");
+    return c.json(unwrap(await stub.react(actor, snapshot, messageId, emoji, add)), 200);
   });
 }
 
@@ -127,6 +119,6 @@ const receipts = createRoute({
 
 messageRoutes.openapi(receipts, async (c) => {
   const { id, message_id: messageId } = c.req.valid("param");
-  const { snapshot } = await requireConversation(c.env, database(c.env.DB), id, c.get("identity"));
-  return c.json(unwrap(await conversationStub(c.env, snapshot.id).receipts(snapshot, messageId)), 200);
+  const { stub, snapshot } = await openConversation(c.env, c.get("identity"), id, "viewer");
+  return c.json(unwrap(await stub.receipts(snapshot, messageId)), 200);
 });

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { actorOf, conversationStub, requireParticipant, unwrap } from "../conversation/access";
-import { database } from "../db/client";
+import { openConversation, unwrap } from "../conversation/access";
 import { bearerSecurity, createApp } from "../lib/app";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import { MessageSchema } from "../schemas/messages";
@@ -26,9 +25,8 @@ const create = createRoute({
 });
 
 offerRoutes.openapi(create, async (c) => {
-  const identity = c.get("identity");
-  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  const { message, created } = unwrap(await conversationStub(c.env, snapshot.id).createOffer(actorOf(identity), snapshot, c.req.valid("json")));
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "participant");
+  const { message, created } = unwrap(await stub.createOffer(actor, snapshot, c.req.valid("json")));
   return c.json(message, created ? 201 : 200);
 });
 
@@ -47,8 +45,7 @@ const respond = createRoute({
 });
 
 offerRoutes.openapi(respond, async (c) => {
-  const identity = c.get("identity");
   const { id, offer_id: offerId } = c.req.valid("param");
-  const { snapshot } = await requireParticipant(c.env, database(c.env.DB), id, identity);
-  return c.json(unwrap(await conversationStub(c.env, snapshot.id).respondToOffer(actorOf(identity), snapshot, offerId, c.req.valid("json"))), 201);
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "participant");
+  return c.json(unwrap(await stub.respondToOffer(actor, snapshot, offerId, c.req.valid("json"))), 201);
 });

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireSocketAuth } from "../auth/middleware";
-import { actorOf, conversationStub, requireConversation } from "../conversation/access";
-import { database } from "../db/client";
+import { actorOf, openConversation } from "../conversation/access";
 import { createApp } from "../lib/app";
 import { limitPerIp } from "../limits/per-ip";
 import { inboxStub } from "../user/inbox";
@@ -28,15 +27,14 @@ const conversationSocket = createRoute({
 });
 
 realtimeRoutes.openapi(conversationSocket, async (c) => {
-  const identity = c.get("identity");
-  const { snapshot } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
+  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "viewer");
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw validationError("upgrade", "this endpoint expects a WebSocket upgrade");
   }
   const headers = new Headers(c.req.raw.headers);
-  headers.set("x-chat-actor", JSON.stringify(actorOf(identity)));
+  headers.set("x-chat-actor", JSON.stringify(actor));
   headers.set("x-chat-snapshot", JSON.stringify(snapshot));
-  const response = await conversationStub(c.env, snapshot.id).fetch(new Request(c.req.raw, { headers }));
+  const response = await stub.fetch(new Request(c.req.raw, { headers }));
   return response as unknown as Response & { status: 200 };
 });
 
