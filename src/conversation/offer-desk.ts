@@ -80,7 +80,9 @@ export class OfferDesk {
     const { updated, offerMessageSeq, response, counter, outcome } = result.value;
     c.hub.broadcast({ type: "offer.updated", offer: updated });
     if (offerMessageSeq !== null) c.publishUpdate(c.log.bySeq(offerMessageSeq)!);
-    c.publish([response, ...(counter ? [counter] : []), ...(outcome ? [outcome] : [])], origin, response);
+    // The counter offer is appended before the response that names it: fan out in seq order.
+    const appended = [response, ...(counter ? [counter] : []), ...(outcome ? [outcome] : [])].sort((a, b) => a.seq - b.seq);
+    c.publish(appended, origin, response);
     return ok(response);
   }
 

@@ -1,4 +1,8 @@
-import { exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { SignJWT, type JWTPayload } from "jose";
+import { expect } from "vitest";
+import worker from "../../src/index";
 
 export const BASE = "http://chat.test";
 
@@ -16,21 +20,51 @@ export interface TestUser {
   token: string;
 }
 
-export async function call(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-  let body = init.body;
-  if (init.json !== undefined) {
+export type CallInit = RequestInit & { token?: string; json?: unknown };
+
+/** A request to the Worker: `token` becomes a bearer header, `json` a JSON body. */
+export function buildRequest(path: string, init: CallInit = {}): Request {
+  const { token, json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  let body = rest.body;
+  if (json !== undefined) {
     headers.set("content-type", "application/json");
-    body = JSON.stringify(init.json);
+    body = JSON.stringify(json);
   }
-  return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
+  return new Request(`${BASE}${path}`, { ...rest, headers, body });
 }
 
-export async function callJson<T = any>(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<{ status: number; body: T; response: Response }> {
+export async function call(path: string, init: CallInit = {}): Promise<Response> {
+  return exports.default.fetch(buildRequest(path, init));
+}
+
+export async function callJson<T = any>(path: string, init: CallInit = {}): Promise<{ status: number; body: T; response: Response }> {
   const response = await call(path, init);
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : null) as T, response };
+}
+
+/**
+ * Calls the Worker module directly with env overrides (and, with `ip`, a client address in
+ * cf-connecting-ip), waiting for its waitUntil work. `target` is a path (built like `call`) or a
+ * ready Request.
+ */
+export async function fetchWith(overrides: Record<string, string>, target: string | Request, init: CallInit & { ip?: string } = {}): Promise<Response> {
+  const { ip, ...rest } = init;
+  const request = typeof target === "string" ? buildRequest(target, rest) : target;
+  if (ip) request.headers.set("cf-connecting-ip", ip);
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, { ...env, ...overrides } as typeof env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** `fetchWith`, with the body read as text and parsed as JSON when there is one. */
+export async function callWith(overrides: Record<string, string>, target: string | Request, init: CallInit & { ip?: string } = {}) {
+  const response = await fetchWith(overrides, target, init);
+  const text = await response.text();
+  return { status: response.status, text, body: (text ? JSON.parse(text) : null) as any, response };
 }
 
 export async function login(label = "user", name?: string): Promise<TestUser> {
@@ -50,10 +84,75 @@ export async function direct(a: TestUser, b: TestUser, context?: Record<string, 
   return body.id;
 }
 
+let contextCounter = 0;
+/** A conversation context no other conversation of the run has. */
+export function uniqueContext(label = "test"): { type: string; id: string } {
+  contextCounter++;
+  return { type: "test", id: `${label}-${Date.now()}-${contextCounter}-${Math.random().toString(36).slice(2, 8)}` };
+}
+
+/** A new direct conversation of `a` and `b` (a unique context): a fresh Durable Object, seq from 1, full rate-limit buckets. */
+export function freshDirect(a: TestUser, b: TestUser, label = "test"): Promise<string> {
+  return direct(a, b, uniqueContext(label));
+}
+
+/** A new group made by `creator` with `others`; `extra` adds to or overrides the body. */
+export async function group(creator: TestUser, others: TestUser[], extra: Record<string, unknown> = {}): Promise<string> {
+  const { status, body } = await callJson("/api/v1/conversations", {
+    method: "POST",
+    token: creator.token,
+    json: { type: "group", title: "group", participant_ids: others.map((u) => u.id), ...extra },
+  });
+  expect(status).toBe(201);
+  return body.id as string;
+}
+
+export function patchConversation(user: { token: string }, conversationId: string, json: unknown) {
+  return callJson(`/api/v1/conversations/${conversationId}`, { method: "PATCH", token: user.token, json });
+}
+
 export async function sendRest(user: TestUser, conversationId: string, content: string, extra: Record<string, unknown> = {}) {
   return callJson(`/api/v1/conversations/${conversationId}/messages`, {
     method: "POST",
     token: user.token,
     json: { content, ...extra },
   });
+}
+
+/** One GET of a conversation's messages, `query` as given (e.g. "?limit=2"). */
+export function listMessages(user: { token: string }, conversationId: string, query = "") {
+  return callJson(`/api/v1/conversations/${conversationId}/messages${query}`, { token: user.token });
+}
+
+/** Every message of a conversation in ascending seq, paging forward 100 at a time. */
+export async function history(user: { token: string }, conversationId: string): Promise<any[]> {
+  const all: any[] = [];
+  let after = 0;
+  for (let page = 0; page < 20; page++) {
+    const { status, body } = await listMessages(user, conversationId, `?after_seq=${after}&limit=100`);
+    expect(status).toBe(200);
+    all.push(...body.messages);
+    if (!body.has_more) return all;
+    after = body.messages[body.messages.length - 1].seq;
+  }
+  throw new Error("history did not end");
+}
+
+// ── self-signed tokens ──
+
+/** wrangler.toml [vars] JWT_SECRET: the development default. */
+export const DEV_SECRET = "dev-only-secret-change-me-with-wrangler-secret-put";
+export const secretKey = (secret = DEV_SECRET) => new TextEncoder().encode(secret);
+export const nowSec = () => Math.floor(Date.now() / 1000);
+
+/** An HS256 token (typ JWT, iat now) signed with the dev secret or another; exp an hour ahead unless given (null: none). */
+export async function hs256(claims: JWTPayload, options: { secret?: string; exp?: number | null; alg?: string } = {}): Promise<string> {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256", typ: "JWT" }).setIssuedAt();
+  if (options.exp !== null) jwt.setExpirationTime(options.exp ?? nowSec() + 3600);
+  return jwt.sign(secretKey(options.secret));
+}
+
+/** `user`'s identity with roles:["admin"]. */
+export function signAdminToken(user: TestUser): Promise<string> {
+  return hs256({ sub: user.id, email: user.email, roles: ["admin"] });
 }

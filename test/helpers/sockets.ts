@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import { BASE } from "./api";
+import { BASE, type TestUser } from "./api";
 
 export type Frame = { type: string; [key: string]: any };
 
@@ -85,3 +85,52 @@ export async function connect(conversationId: string, token: string): Promise<Te
   await socket.next("hello");
   return socket;
 }
+
+// ── sockets a test opens, closed after it (`afterEach(closeAll)`) ──
+
+const opened: TestSocket[] = [];
+
+/** Remembers `socket` for `closeAll`. */
+export function track(socket: TestSocket): TestSocket {
+  opened.push(socket);
+  return socket;
+}
+
+/** Closes every socket tracked since the last call. */
+export function closeAll(): void {
+  for (const socket of opened.splice(0)) socket.close();
+}
+
+/** A tracked conversation socket (a user or a bare token), its hello received. */
+export async function open(conversationId: string, user: Pick<TestUser, "token"> | string): Promise<TestSocket> {
+  return track(await connect(conversationId, typeof user === "string" ? user : user.token));
+}
+
+/** A tracked inbox socket (/api/v1/ws), its hello received. */
+export async function openInbox(user: Pick<TestUser, "token">): Promise<TestSocket> {
+  const response = await upgrade(`/api/v1/ws?token=${encodeURIComponent(user.token)}`);
+  if (response.status !== 101 || !response.webSocket) throw new Error(`inbox upgrade failed: ${response.status} ${await response.text()}`);
+  response.webSocket.accept();
+  const socket = track(new TestSocket(response.webSocket));
+  await socket.next("hello");
+  return socket;
+}
+
+let refCounter = 0;
+/**
+ * Frames on one socket are handled in order and replies are sent in order: once the pong for a
+ * ref'd ping arrives, every frame the server sent this socket before it has arrived too.
+ * (Each call costs one token of the user's ping bucket.)
+ */
+export async function barrier(socket: TestSocket): Promise<void> {
+  const ref = `barrier-${++refCounter}`;
+  socket.send({ type: "ping", ref });
+  await socket.next("pong", (f) => f.ref === ref);
+}
+
+/** The frames of `type` (and `predicate`) received so far. */
+export const framesOf = (socket: TestSocket, type: string, predicate: (f: Frame) => boolean = () => true): Frame[] =>
+  socket.frames.filter((f) => f.type === type && predicate(f));
+
+/** How many frames of `type` (and `predicate`) were received so far. */
+export const count = (socket: TestSocket, type: string, predicate: (f: Frame) => boolean = () => true): number => framesOf(socket, type, predicate).length;

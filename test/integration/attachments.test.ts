@@ -1,9 +1,10 @@
-import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import { BASE, call, callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
+import { BASE, call, callJson, callWith, freshDirect, listMessages, login, sendRest, type TestUser } from "../helpers/api";
+import { expectError } from "../helpers/assertions";
+import { bytes as concat, u16le, u32le } from "../helpers/bytes";
 import { connect } from "../helpers/sockets";
+import { eventually } from "../helpers/wait";
 
 // Storage is shared by the tests of this file: a few users are made once, and every test gets
 // its own conversation (a direct conversation per unique context), so each has a fresh
@@ -19,29 +20,11 @@ beforeAll(async () => {
   eve = await login("eve");
 });
 
-let contextCounter = 0;
-async function fresh(a: TestUser = alice, b: TestUser = bob): Promise<string> {
-  contextCounter++;
-  return direct(a, b, { type: "test", id: `attachments-${Date.now()}-${contextCounter}` });
-}
+const fresh = (a: TestUser = alice, b: TestUser = bob) => freshDirect(a, b, "attachments");
 
 // ── files as bytes ──
 
 const enc = new TextEncoder();
-
-function concat(...parts: (string | number[] | Uint8Array)[]): Uint8Array {
-  const chunks = parts.map((p) => (typeof p === "string" ? enc.encode(p) : p instanceof Uint8Array ? p : Uint8Array.from(p)));
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
-
-const u16le = (n: number) => [n & 0xff, (n >> 8) & 0xff];
-const u32le = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
 
 function fromBase64(b64: string): Uint8Array {
   return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
@@ -121,17 +104,6 @@ async function download(path: string, init: RequestInit & { token?: string } = {
   return { status: response.status, headers: response.headers, bytes, response };
 }
 
-function history(user: TestUser, conversationId: string) {
-  return callJson(`/api/v1/conversations/${conversationId}/messages`, { token: user.token });
-}
-
-/** Calls the Worker module directly with an env override (for MAX_UPLOAD_BYTES). */
-async function callWith(overrides: Record<string, string>, request: Request) {
-  const response = await worker.fetch(request, { ...env, ...overrides }, createExecutionContext());
-  const text = await response.text();
-  return { status: response.status, text, body: (text ? JSON.parse(text) : null) as any, response };
-}
-
 function uploadRequest(user: TestUser, conversationId: string, body: BodyInit, headers: Record<string, string> = {}): Request {
   return new Request(`${BASE}/api/v1/conversations/${conversationId}/attachments`, {
     method: "POST",
@@ -141,15 +113,6 @@ function uploadRequest(user: TestUser, conversationId: string, body: BodyInit, h
 }
 
 // ── assertions ──
-
-function expectError(res: { status: number; body: any }, status: number, code: string, field?: string): void {
-  expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
-  expect(Object.keys(res.body)).toEqual(["error"]);
-  expect(typeof res.body.error.message).toBe("string");
-  expect(res.body.error.message.length).toBeGreaterThan(0);
-  expect(Array.isArray(res.body.error.details)).toBe(true);
-  if (field !== undefined) expect(res.body.error.details.map((d: { field: string }) => d.field)).toContain(field);
-}
 
 async function r2Keys(conversationId: string): Promise<string[]> {
   const listed = await env.BUCKET.list({ prefix: `conversations/${conversationId}/` });
@@ -164,18 +127,6 @@ async function d1Count(conversationId: string): Promise<number> {
 async function expectNothingStored(conversationId: string): Promise<void> {
   expect(await r2Keys(conversationId)).toEqual([]);
   expect(await d1Count(conversationId)).toBe(0);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(fn: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 2_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await fn();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(25);
-    value = await fn();
-  }
-  return value;
 }
 
 // ── tests ──
@@ -384,7 +335,7 @@ describe("size limits", () => {
     );
     expectError(voice, 413, "FILE_TOO_LARGE");
     await expectNothingStored(id);
-    const messages = await history(alice, id);
+    const messages = await listMessages(alice, id);
     expect(messages.body.messages).toEqual([]);
   });
 
@@ -548,7 +499,7 @@ describe("messages with attachments", () => {
       expect(res.body.attachment).toEqual(att);
       sent.push({ id: res.body.id, attachmentId: att.id });
     }
-    const seen = await history(bob, id);
+    const seen = await listMessages(bob, id);
     expect(seen.status).toBe(200);
     expect(seen.body.messages.map((m: any) => [m.id, m.type, m.attachment?.id])).toEqual(sent.map((s, i) => [s.id, cases[i]![2], s.attachmentId]));
   });
@@ -583,7 +534,7 @@ describe("messages with attachments", () => {
     const unknown = await callJson(`/api/v1/conversations/${id}/messages`, { method: "POST", token: alice.token, json: { attachment_id: "att_unknown" } });
     expectError(unknown, 400, "VALIDATION_ERROR", "attachment_id");
 
-    const seen = await history(alice, id);
+    const seen = await listMessages(alice, id);
     expect(seen.body.messages.map((m: any) => m.id)).toEqual([first.body.id]);
     // The refused ones are still usable by their owners where they belong.
     const later = await callJson(`/api/v1/conversations/${id}/messages`, { method: "POST", token: alice.token, json: { attachment_id: alices.id } });
@@ -632,7 +583,7 @@ describe("messages with attachments", () => {
       aliceSocket.close();
       bobSocket.close();
     }
-    const seen = await history(bob, id);
+    const seen = await listMessages(bob, id);
     expect(seen.body.messages.map((m: any) => [m.type, m.attachment?.id])).toEqual([
       ["image", att.id],
       ["file", pdf.id],
@@ -661,7 +612,7 @@ describe("voice notes", () => {
     expect(back.bytes).toEqual(bytes);
     const row = await env.DB.prepare("SELECT duration_ms, kind FROM attachments WHERE id = ?").bind(res.body.attachment.id).first();
     expect(row).toEqual({ duration_ms: 3500, kind: "audio" });
-    const seen = await history(bob, id);
+    const seen = await listMessages(bob, id);
     expect(seen.body.messages).toHaveLength(1);
     expect(seen.body.messages[0].attachment).toEqual(res.body.attachment);
   });
@@ -675,7 +626,7 @@ describe("voice notes", () => {
     const again = await voiceNote(alice, id, OGG, "v.ogg", { duration: "12", content: "listen", client_id: "vn-1" });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
-    const seen = await history(alice, id);
+    const seen = await listMessages(alice, id);
     expect(seen.body.messages.map((m: any) => m.id)).toEqual([first.body.id]);
   });
 
@@ -684,7 +635,7 @@ describe("voice notes", () => {
     expectError(await voiceNote(alice, id, wav(), "v.wav"), 400, "VALIDATION_ERROR", "duration");
     expectError(await voiceNote(alice, id, wav(), "v.wav", { duration: "0" }), 400, "VALIDATION_ERROR", "duration");
     await expectNothingStored(id);
-    expect((await history(alice, id)).body.messages).toEqual([]);
+    expect((await listMessages(alice, id)).body.messages).toEqual([]);
   });
 
   it("refuses a PNG or a PDF as a voice note: 415", async () => {
@@ -692,7 +643,7 @@ describe("voice notes", () => {
     expectError(await voiceNote(alice, id, PNG, "v.wav", { duration: "1" }), 415, "UNSUPPORTED_FILE_TYPE");
     expectError(await voiceNote(alice, id, PDF, "v.ogg", { duration: "1" }), 415, "UNSUPPORTED_FILE_TYPE");
     await expectNothingStored(id);
-    expect((await history(alice, id)).body.messages).toEqual([]);
+    expect((await listMessages(alice, id)).body.messages).toEqual([]);
   });
 
   it("leaves nothing stored when the voice message itself is refused (bad client_id, unknown reply_to)", async () => {
@@ -701,7 +652,7 @@ describe("voice notes", () => {
     expectError(longClientId, 400, "VALIDATION_ERROR", "client_id");
     const badReply = await voiceNote(alice, id, wav(), "v.wav", { duration: "1", reply_to: "msg_does_not_exist" });
     expectError(badReply, 400, "VALIDATION_ERROR", "reply_to");
-    expect((await history(alice, id)).body.messages).toEqual([]);
+    expect((await listMessages(alice, id)).body.messages).toEqual([]);
     await expectNothingStored(id);
   });
 
@@ -733,14 +684,13 @@ describe("deleting the message withholds its attachment", () => {
     expect(deleted.body.attachment).toBeNull();
     expect(deleted.body.deleted_at).toEqual(expect.any(String));
 
-    const seen = await history(bob, id);
+    const seen = await listMessages(bob, id);
     const message = seen.body.messages.find((m: any) => m.id === sent.body.id);
     expect(message).toMatchObject({ attachment: null, deleted_at: expect.any(String) });
 
-    const after = await eventually(
-      () => download(att.url, { token: bob.token }),
-      (r) => r.status === 404,
-    );
+    const after = await eventually(() => download(att.url, { token: bob.token }), {
+      until: (r) => r.status === 404,
+    });
     expect(after.status).toBe(404);
     expect(JSON.parse(new TextDecoder().decode(after.bytes)).error.code).toBe("NOT_FOUND");
     const uploader = await download(`${att.url}?token=${encodeURIComponent(alice.token)}`, { headers: { range: "bytes=0-3" } });

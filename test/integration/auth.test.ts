@@ -1,56 +1,14 @@
-import { createExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
-import { BASE, call, callJson, direct, login, uniqueEmail } from "../helpers/api";
+import { call, callJson, callWith, DEV_SECRET, direct, hs256, login, nowSec, secretKey, signAdminToken, uniqueEmail } from "../helpers/api";
+import { expectError, fieldsOf } from "../helpers/assertions";
 import { TestSocket, upgrade } from "../helpers/sockets";
-
-/** wrangler.toml [vars] JWT_SECRET: the development default. */
-const DEV_SECRET = "dev-only-secret-change-me-with-wrangler-secret-put";
-const secretKey = (secret = DEV_SECRET) => new TextEncoder().encode(secret);
-const nowSec = () => Math.floor(Date.now() / 1000);
 
 function b64url(value: unknown): string {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** An HS256 token signed with the dev secret (or another one), claims as given. */
-async function hs256(claims: JWTPayload, options: { secret?: string; exp?: number | null; alg?: string } = {}): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256", typ: "JWT" }).setIssuedAt();
-  if (options.exp !== null) jwt.setExpirationTime(options.exp ?? nowSec() + 3600);
-  return jwt.sign(secretKey(options.secret));
-}
-
-/** Calls the Worker module directly with an env override. */
-async function callWith(overrides: Record<string, string>, path: string, init: RequestInit & { token?: string; json?: unknown } = {}) {
-  const headers = new Headers(init.headers);
-  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-  let body = init.body;
-  if (init.json !== undefined) {
-    headers.set("content-type", "application/json");
-    body = JSON.stringify(init.json);
-  }
-  const response = await worker.fetch(
-    new Request(`${BASE}${path}`, { ...init, headers, body }),
-    { ...env, ...overrides },
-    createExecutionContext(),
-  );
-  const text = await response.text();
-  return { status: response.status, text, body: (text ? JSON.parse(text) : null) as any, response };
-}
-
-function expectError(result: { status: number; body: any }, status: number, code: string) {
-  expect(result.status).toBe(status);
-  expect(result.body).toEqual({ error: { code, message: expect.any(String), details: expect.any(Array) } });
-  expect(result.body.error.message.length).toBeGreaterThan(0);
-}
-
-function fieldsOf(body: any): string[] {
-  return body.error.details.map((d: { field: string }) => d.field);
 }
 
 describe("dev login", () => {
@@ -373,7 +331,7 @@ describe("admin role", () => {
 
   it("a roles:[admin] token reads any conversation and learns 404 for unknown ids", async () => {
     const { outsider, conversation, unknown } = await scene();
-    const adminToken = await hs256({ sub: outsider.id, email: outsider.email, roles: ["admin"] });
+    const adminToken = await signAdminToken(outsider);
     const seen = await callJson(`/api/v1/conversations/${conversation}`, { token: adminToken });
     expect(seen.status).toBe(200);
     expect(seen.body.id).toBe(conversation);

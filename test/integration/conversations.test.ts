@@ -1,35 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { call, callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
+import { call, callJson, direct, group, listMessages, login, patchConversation, sendRest, type TestUser } from "../helpers/api";
+import { expectError } from "../helpers/assertions";
 import { connect, upgrade } from "../helpers/sockets";
+import { eventually, sleep } from "../helpers/wait";
 
 // ── helpers local to this file ──
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `fn` until `done` holds or the timeout passes; returns the last value so the test asserts on it. */
-async function eventually<T>(fn: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 2_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await fn();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(25);
-    value = await fn();
-  }
-  return value;
-}
-
-/** Asserts the documented error envelope, the status and code, and optionally that details name `field`. */
-function expectError(res: { status: number; body: any }, status: number, code: string, field?: string | RegExp): void {
-  expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
-  expect(Object.keys(res.body)).toEqual(["error"]);
-  expect(typeof res.body.error.message).toBe("string");
-  expect(res.body.error.message.length).toBeGreaterThan(0);
-  expect(Array.isArray(res.body.error.details)).toBe(true);
-  if (field !== undefined) {
-    const fields: string[] = res.body.error.details.map((d: { field: string }) => d.field);
-    if (typeof field === "string") expect(fields).toContain(field);
-    else expect(fields.some((f) => field.test(f))).toBe(true);
-  }
-}
 
 function createConversation(user: TestUser, json: unknown) {
   return callJson("/api/v1/conversations", { method: "POST", token: user.token, json });
@@ -39,16 +14,8 @@ function getConversation(user: TestUser, id: string) {
   return callJson(`/api/v1/conversations/${id}`, { token: user.token });
 }
 
-function patchConversation(user: TestUser, id: string, json: unknown) {
-  return callJson(`/api/v1/conversations/${id}`, { method: "PATCH", token: user.token, json });
-}
-
 function listConversations(user: TestUser, query = "") {
   return callJson(`/api/v1/conversations${query}`, { token: user.token });
-}
-
-function history(user: TestUser, id: string, query = "") {
-  return callJson(`/api/v1/conversations/${id}/messages${query}`, { token: user.token });
 }
 
 function markRead(user: TestUser, id: string, json?: unknown) {
@@ -61,12 +28,6 @@ function unread(user: TestUser) {
 
 function unreadOf(body: any, id: string): number | undefined {
   return body.conversations.find((c: { id: string }) => c.id === id)?.unread_count;
-}
-
-async function group(creator: TestUser, others: TestUser[], extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await createConversation(creator, { type: "group", participant_ids: others.map((u) => u.id), title: "g", ...extra });
-  expect(res.status).toBe(201);
-  return res.body.id;
 }
 
 async function sendMany(user: TestUser, id: string, n: number, prefix = "m"): Promise<void> {
@@ -243,10 +204,9 @@ describe("GET /api/v1/conversations", () => {
     await sleep(5);
     const sent = await sendRest(bob, c1, "bump");
     expect(sent.status).toBe(201);
-    const after = await eventually(
-      () => listConversations(alice),
-      (r) => r.body.conversations[0]?.id === c1,
-    );
+    const after = await eventually(() => listConversations(alice), {
+      until: (r) => r.body.conversations[0]?.id === c1,
+    });
     expect(after.body.conversations.map((c: any) => c.id)).toEqual([c1, c3, c2]);
     const top = after.body.conversations[0];
     expect(top.last_message).toMatchObject({ content: "bump", seq: 1, sender_id: bob.id, id: sent.body.id });
@@ -310,10 +270,9 @@ describe("GET /api/v1/conversations", () => {
     const bob = await login("bob");
     const id = await direct(alice, bob);
     await sendMany(bob, id, 3);
-    const forAlice = await eventually(
-      () => listConversations(alice),
-      (r) => r.body.conversations[0]?.unread_count === 3,
-    );
+    const forAlice = await eventually(() => listConversations(alice), {
+      until: (r) => r.body.conversations[0]?.unread_count === 3,
+    });
     expect(forAlice.body.conversations[0]).toMatchObject({ id, unread_count: 3, last_seq: 3 });
     const forBob = await listConversations(bob);
     expect(forBob.body.conversations[0]).toMatchObject({ id, unread_count: 0, last_seq: 3 });
@@ -357,7 +316,7 @@ describe("GET/PATCH /api/v1/conversations/{id}", () => {
     const sent = await sendRest(bob, id, "after");
     expect(sent.status).toBe(201);
     expect(sent.body.seq).toBe(2);
-    const log = await history(alice, id);
+    const log = await listMessages(alice, id);
     expect(log.body.messages.map((m: any) => m.content)).toEqual(["before", "after"]);
   });
 
@@ -492,10 +451,9 @@ describe("read cursor and unread counts", () => {
     await sendMany(bob, ab, 2, "b");
     await sendMany(carol, ac, 3, "c");
 
-    const before = await eventually(
-      () => unread(alice),
-      (r) => r.body.unread_count === 5,
-    );
+    const before = await eventually(() => unread(alice), {
+      until: (r) => r.body.unread_count === 5,
+    });
     expect(before.status).toBe(200);
     expect(before.body.unread_count).toBe(5);
     expect(unreadOf(before.body, ab)).toBe(2);
@@ -530,10 +488,9 @@ describe("read cursor and unread counts", () => {
     const id = await direct(alice, bob);
     await sendMany(bob, id, 2, "b");
     await sendMany(alice, id, 3, "a");
-    const forBob = await eventually(
-      () => unread(bob),
-      (r) => r.body.unread_count === 3,
-    );
+    const forBob = await eventually(() => unread(bob), {
+      until: (r) => r.body.unread_count === 3,
+    });
     expect(forBob.body).toEqual({ unread_count: 3, conversations: [{ id, unread_count: 3 }] });
     // Alice replied after bob's two messages, so nothing is unread for her.
     const forAlice = await unread(alice);
@@ -582,7 +539,7 @@ describe("isolation", () => {
     expect(got.body.title).toBe("private");
     expect(got.body.status).toBe("active");
     expect(got.body.participants.map((p: any) => p.id).sort()).toEqual([alice.id, bob.id].sort());
-    const log = await history(bob, id);
+    const log = await listMessages(bob, id);
     expect(log.body.messages.map((m: any) => [m.seq, m.content, m.sender_id])).toEqual([[1, "secret", alice.id]]);
     expect(log.body.has_more).toBe(false);
     const next = await sendRest(bob, id, "still private");
@@ -620,7 +577,7 @@ describe("GET /conversations/{id}/messages", () => {
     const alice = await login("alice");
     const bob = await login("bob");
     const id = await direct(alice, bob);
-    const res = await history(alice, id);
+    const res = await listMessages(alice, id);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ messages: [], has_more: false });
   });
@@ -631,7 +588,7 @@ describe("GET /conversations/{id}/messages", () => {
     const id = await direct(alice, bob);
     await sendMany(alice, id, 7);
     const page = async (query: string) => {
-      const res = await history(bob, id, query);
+      const res = await listMessages(bob, id, query);
       expect(res.status).toBe(200);
       return { seqs: res.body.messages.map((m: any) => m.seq), has_more: res.body.has_more };
     };
@@ -646,7 +603,7 @@ describe("GET /conversations/{id}/messages", () => {
     expect(await page("?limit=7")).toEqual({ seqs: [1, 2, 3, 4, 5, 6, 7], has_more: false });
     expect(await page("?limit=100")).toEqual({ seqs: [1, 2, 3, 4, 5, 6, 7], has_more: false });
 
-    const full = await history(bob, id, "?after_seq=6");
+    const full = await listMessages(bob, id, "?after_seq=6");
     expect(full.body.messages[0]).toMatchObject({ conversation_id: id, seq: 7, sender_id: alice.id, type: "text", content: "m7" });
   });
 
@@ -655,11 +612,11 @@ describe("GET /conversations/{id}/messages", () => {
     const bob = await login("bob");
     const id = await direct(alice, bob);
     for (const limit of ["0", "101", "-1", "abc"]) {
-      expectError(await history(alice, id, `?limit=${limit}`), 400, "VALIDATION_ERROR", "limit");
+      expectError(await listMessages(alice, id, `?limit=${limit}`), 400, "VALIDATION_ERROR", "limit");
     }
-    expectError(await history(alice, id, "?before_seq=abc"), 400, "VALIDATION_ERROR", "before_seq");
-    expectError(await history(alice, id, "?after_seq=xyz"), 400, "VALIDATION_ERROR", "after_seq");
-    expectError(await history(alice, id, "?after_seq=1.5"), 400, "VALIDATION_ERROR", "after_seq");
+    expectError(await listMessages(alice, id, "?before_seq=abc"), 400, "VALIDATION_ERROR", "before_seq");
+    expectError(await listMessages(alice, id, "?after_seq=xyz"), 400, "VALIDATION_ERROR", "after_seq");
+    expectError(await listMessages(alice, id, "?after_seq=1.5"), 400, "VALIDATION_ERROR", "after_seq");
   });
 });
 
@@ -690,7 +647,7 @@ describe("POST /conversations/{id}/messages validation", () => {
     expectError(await sendRest(alice, id, "😀".repeat(1001)), 400, "VALIDATION_ERROR", "content");
 
     // Nothing of the refused sends was stored.
-    const log = await history(alice, id);
+    const log = await listMessages(alice, id);
     expect(log.body.messages.map((m: any) => m.seq)).toEqual([1, 2, 3]);
   });
 
@@ -709,7 +666,7 @@ describe("POST /conversations/{id}/messages validation", () => {
     const huge = await sendRest(alice, id, "x".repeat(300 * 1024));
     expectError(huge, 413, "PAYLOAD_TOO_LARGE");
 
-    const log = await history(alice, id);
+    const log = await listMessages(alice, id);
     expect(log.body).toEqual({ messages: [], has_more: false });
   });
 
@@ -730,7 +687,7 @@ describe("POST /conversations/{id}/messages validation", () => {
     const reply = await sendRest(alice, ab, "reply", { reply_to: original.body.id });
     expect(reply.status).toBe(201);
     expect(reply.body).toMatchObject({ seq: 2, reply_to: original.body.id, content: "reply" });
-    const log = await history(bob, ab);
+    const log = await listMessages(bob, ab);
     expect(log.body.messages.map((m: any) => [m.seq, m.reply_to])).toEqual([
       [1, null],
       [2, original.body.id],
@@ -775,7 +732,7 @@ describe("idempotent sends over REST", () => {
     expect(bobRetry.status).toBe(200);
     expect(bobRetry.body.id).toBe(fromBob.body.id);
 
-    const log = await history(alice, id);
+    const log = await listMessages(alice, id);
     expect(log.body.messages.map((m: any) => [m.seq, m.sender_id, m.content])).toEqual([
       [1, alice.id, "once"],
       [2, bob.id, "mine"],

@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callJson, login, type TestUser } from "../helpers/api";
-import { connect, type Frame, type TestSocket } from "../helpers/sockets";
+import { callJson, history, login, type TestUser } from "../helpers/api";
+import { expectError, expectFieldError } from "../helpers/assertions";
+import { barrier, closeAll, framesOf, open } from "../helpers/sockets";
 
 // Marketplace negotiation (DESIGN.md, Offers): a buyer and a seller in a direct conversation
 // about a product. A few users are made once; every test gets its own conversation (a direct
@@ -52,20 +53,6 @@ async function offered(user: TestUser, conversationId: string, body: Record<stri
   return message;
 }
 
-/** Every message of a conversation in ascending seq. */
-async function history(user: TestUser, conversationId: string): Promise<any[]> {
-  const all: any[] = [];
-  let after = 0;
-  for (let page = 0; page < 10; page++) {
-    const { status, body } = await callJson(`/api/v1/conversations/${conversationId}/messages?after_seq=${after}&limit=100`, { token: user.token });
-    expect(status).toBe(200);
-    all.push(...body.messages);
-    if (!body.has_more) return all;
-    after = body.messages[body.messages.length - 1].seq;
-  }
-  throw new Error("history did not end");
-}
-
 async function lastSeq(conversationId: string): Promise<number> {
   const messages = await history(buyer, conversationId);
   return messages.length ? messages[messages.length - 1].seq : 0;
@@ -77,39 +64,7 @@ async function messageById(conversationId: string, messageId: string): Promise<a
   return found;
 }
 
-function expectError(result: { status: number; body: any }, status: number, code: string): void {
-  expect(result.status, JSON.stringify(result.body)).toBe(status);
-  expect(result.body.error.code).toBe(code);
-  expect(typeof result.body.error.message).toBe("string");
-}
-
-function expectFieldError(result: { status: number; body: any }, field: string): void {
-  expectError(result, 400, "VALIDATION_ERROR");
-  const fields = (result.body.error.details as { field: string }[]).map((d) => d.field);
-  expect(fields).toContain(field);
-}
-
-const opened: TestSocket[] = [];
-async function open(conversationId: string, user: TestUser): Promise<TestSocket> {
-  const socket = await connect(conversationId, user.token);
-  opened.push(socket);
-  return socket;
-}
-
-afterEach(() => {
-  for (const socket of opened.splice(0)) socket.close();
-});
-
-let refCounter = 0;
-/** Replies on one socket arrive in order: once the pong for a ref'd ping arrives, everything sent before it has too. */
-async function barrier(socket: TestSocket): Promise<void> {
-  const ref = `barrier-${++refCounter}`;
-  socket.send({ type: "ping", ref });
-  await socket.next("pong", (f) => f.ref === ref);
-}
-
-const framesOf = (socket: TestSocket, type: string, predicate: (f: Frame) => boolean = () => true) =>
-  socket.frames.filter((f) => f.type === type && predicate(f));
+afterEach(closeAll);
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 

@@ -1,45 +1,14 @@
-import { createExecutionContext, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import { BASE, call, callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
-import { connect, TestSocket, upgrade, type Frame } from "../helpers/sockets";
+import { call, callJson, callWith, fetchWith, freshDirect, group, history, login, sendRest, uniqueContext, type TestUser } from "../helpers/api";
+import { expectError } from "../helpers/assertions";
+import { barrier, closeAll, framesOf, open, openInbox, TestSocket, track } from "../helpers/sockets";
+import { eventually, sleep } from "../helpers/wait";
 
 // Friends, blocks, DM_POLICY, the inbox socket, presence and per-IP limits. Every test makes its
 // own people (D1 is shared by the file), so presence and inbox frames of one test never reach
 // another's sockets.
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function expectError(result: { status: number; body: any }, status: number, code: string, fields?: string[]) {
-  expect({ status: result.status, code: result.body?.error?.code }).toEqual({ status, code });
-  expect(result.body).toEqual({ error: { code, message: expect.any(String), details: expect.any(Array) } });
-  expect(result.body.error.message.length).toBeGreaterThan(0);
-  if (fields) for (const field of fields) expect(result.body.error.details.map((d: { field: string }) => d.field)).toContain(field);
-}
-
-let contextCounter = 0;
-const context = (label: string) => ({ type: "test", id: `people-${label}-${Date.now()}-${++contextCounter}` });
-
-async function directWith(a: TestUser, b: TestUser, label = "dm"): Promise<string> {
-  return direct(a, b, context(label));
-}
-
-async function group(creator: TestUser, others: TestUser[]): Promise<string> {
-  const { status, body } = await callJson("/api/v1/conversations", {
-    method: "POST",
-    token: creator.token,
-    json: { type: "group", title: "people group", participant_ids: others.map((u) => u.id) },
-  });
-  expect(status).toBe(201);
-  return body.id as string;
-}
-
-async function messagesOf(user: TestUser, conversationId: string): Promise<any[]> {
-  const { status, body } = await callJson(`/api/v1/conversations/${conversationId}/messages?limit=100`, { token: user.token });
-  expect(status).toBe(200);
-  return body.messages;
-}
 
 const requestFriend = (from: TestUser, to: string) => callJson("/api/v1/friends/requests", { method: "POST", token: from.token, json: { user_id: to } });
 const respond = (user: TestUser, requestId: string, action: "accept" | "decline") =>
@@ -60,77 +29,7 @@ async function befriend(a: TestUser, b: TestUser): Promise<void> {
   expect((await respond(b, sent.body.id, "accept")).status).toBe(200);
 }
 
-// ── sockets ──
-
-const opened: TestSocket[] = [];
-afterEach(() => {
-  for (const socket of opened.splice(0)) socket.close();
-});
-
-async function openInbox(user: TestUser): Promise<TestSocket> {
-  const response = await upgrade(`/api/v1/ws?token=${encodeURIComponent(user.token)}`);
-  if (response.status !== 101 || !response.webSocket) throw new Error(`inbox upgrade failed: ${response.status} ${await response.text()}`);
-  response.webSocket.accept();
-  const socket = new TestSocket(response.webSocket);
-  opened.push(socket);
-  await socket.next("hello");
-  return socket;
-}
-
-async function openConversation(conversationId: string, user: TestUser): Promise<TestSocket> {
-  const socket = await connect(conversationId, user.token);
-  opened.push(socket);
-  return socket;
-}
-
-let refCounter = 0;
-/** The inbox answers a ref'd ping in order: once its pong is in, everything sent before it is too. */
-async function barrier(socket: TestSocket): Promise<void> {
-  const ref = `barrier-${++refCounter}`;
-  socket.send({ type: "ping", ref });
-  await socket.next("pong", (f) => f.ref === ref);
-}
-
-const framesOf = (socket: TestSocket, type: string, predicate: (f: Frame) => boolean = () => true) => socket.frames.filter((f) => f.type === type && predicate(f));
-
-/** Polls until `check` returns a value (bounded); D1 writes of the user object trail socket closes. */
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 4_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-// ── the Worker called directly, with env overrides and a client address ──
-
-async function direct_fetch(
-  path: string,
-  init: { method?: string; token?: string; json?: unknown; headers?: Record<string, string> },
-  overrides: Record<string, string>,
-  ip?: string,
-): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (ip) headers.set("cf-connecting-ip", ip);
-  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-  let body: string | undefined;
-  if (init.json !== undefined) {
-    headers.set("content-type", "application/json");
-    body = JSON.stringify(init.json);
-  }
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`${BASE}${path}`, { method: init.method ?? "GET", headers, body }), { ...env, ...overrides } as typeof env, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
-
-async function direct_json(path: string, init: Parameters<typeof direct_fetch>[1], overrides: Record<string, string>, ip?: string) {
-  const response = await direct_fetch(path, init, overrides, ip);
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null, response };
-}
+afterEach(closeAll);
 
 let ipCounter = 0;
 const uniqueIp = () => `198.51.${Math.floor(Math.random() * 200) + 1}.${(++ipCounter % 250) + 1}`;
@@ -284,7 +183,7 @@ describe("friend requests", () => {
     expect(Object.fromEntries(all.map((f) => [f.id, f.online]))).toEqual({ [ivy.id]: true, [jon.id]: false });
 
     ivyInbox.close();
-    await eventually(async () => (await onlineOf()).length === 0, "ivy offline");
+    await eventually(async () => (await onlineOf()).length === 0, { timeoutMs: 4_000, what: "ivy offline" });
     const after = (await friendsOf(hal)).find((f) => f.id === ivy.id);
     expect(after.online).toBe(false);
     expect(typeof after.last_seen).toBe("string");
@@ -295,8 +194,8 @@ describe("blocks", () => {
   it("a blocked user cannot start, message or offer by any path; the blocker still can; unblock restores", async () => {
     const ann = await login("bl-ann", "Ann Blocked");
     const ben = await login("bl-ben", "Ben Blocker");
-    const id = await directWith(ann, ben, "block");
-    const annSocket = await openConversation(id, ann);
+    const id = await freshDirect(ann, ben, "block");
+    const annSocket = await open(id, ann);
 
     const blocked = await callJson("/api/v1/blocks", { method: "POST", token: ben.token, json: { user_id: ann.id } });
     expect(blocked.status).toBe(201);
@@ -304,7 +203,7 @@ describe("blocks", () => {
 
     // Starting a conversation: a new one, or getting the existing one.
     expectError(
-      await callJson("/api/v1/conversations", { method: "POST", token: ann.token, json: { type: "direct", participant_ids: [ben.id], context: context("block-new") } }),
+      await callJson("/api/v1/conversations", { method: "POST", token: ann.token, json: { type: "direct", participant_ids: [ben.id], context: uniqueContext("block-new") } }),
       403,
       "BLOCKED",
     );
@@ -317,7 +216,7 @@ describe("blocks", () => {
     expect(refused).toMatchObject({ type: "error", ref: "blocked-send", code: "BLOCKED" });
     expect(annSocket.closed).toBeNull();
     expectError(await callJson(`/api/v1/conversations/${id}/offers`, { method: "POST", token: ann.token, json: { amount: 10 } }), 403, "BLOCKED");
-    expect(await messagesOf(ben, id)).toEqual([]);
+    expect(await history(ben, id)).toEqual([]);
     expect(annSocket.of("message.new")).toHaveLength(0);
 
     // The blocker can still write, and the blocked user still reads.
@@ -343,7 +242,7 @@ describe("blocks", () => {
     expect(restored.body).toMatchObject({ seq: 2, sender_id: ann.id });
     annSocket.send({ type: "message.send", ref: "after-unblock", client_id: "after-unblock", content: "and over the socket" });
     expect((await annSocket.next("message.ack", (f) => f.ref === "after-unblock")).message.seq).toBe(3);
-    expect((await messagesOf(ben, id)).map((m) => [m.seq, m.sender_id])).toEqual([
+    expect((await history(ben, id)).map((m) => [m.seq, m.sender_id])).toEqual([
       [1, ben.id],
       [2, ann.id],
       [3, ann.id],
@@ -364,41 +263,41 @@ describe("DM_POLICY=friends", () => {
     const kim = await login("dm-kim");
     const lou = await login("dm-lou");
     const max = await login("dm-max");
-    const existing = await directWith(kim, lou, "policy-existing"); // made under the open policy
+    const existing = await freshDirect(kim, lou, "policy-existing"); // made under the open policy
 
     expectError(
-      await direct_json("/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "direct", participant_ids: [lou.id], context: context("policy-new") } }, friendsOnly),
+      await callWith(friendsOnly, "/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "direct", participant_ids: [lou.id], context: uniqueContext("policy-new") } }),
       403,
       "NOT_FRIENDS",
     );
-    expectError(await direct_json(`/api/v1/conversations/${existing}/messages`, { method: "POST", token: kim.token, json: { content: "hi" } }, friendsOnly), 403, "NOT_FRIENDS");
-    expectError(await direct_json(`/api/v1/conversations/${existing}/messages`, { method: "POST", token: lou.token, json: { content: "hi" } }, friendsOnly), 403, "NOT_FRIENDS");
-    expect(await messagesOf(kim, existing)).toEqual([]);
+    expectError(await callWith(friendsOnly, `/api/v1/conversations/${existing}/messages`, { method: "POST", token: kim.token, json: { content: "hi" } }), 403, "NOT_FRIENDS");
+    expectError(await callWith(friendsOnly, `/api/v1/conversations/${existing}/messages`, { method: "POST", token: lou.token, json: { content: "hi" } }), 403, "NOT_FRIENDS");
+    expect(await history(kim, existing)).toEqual([]);
 
     // Groups do not care about friendship.
-    const created = await direct_json("/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "group", title: "g", participant_ids: [lou.id, max.id] } }, friendsOnly);
+    const created = await callWith(friendsOnly, "/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "group", title: "g", participant_ids: [lou.id, max.id] } });
     expect(created.status).toBe(201);
-    const inGroup = await direct_json(`/api/v1/conversations/${created.body.id}/messages`, { method: "POST", token: lou.token, json: { content: "group ok" } }, friendsOnly);
+    const inGroup = await callWith(friendsOnly, `/api/v1/conversations/${created.body.id}/messages`, { method: "POST", token: lou.token, json: { content: "group ok" } });
     expect(inGroup.status).toBe(201);
     expect(inGroup.body).toMatchObject({ seq: 1, sender_id: lou.id });
 
     // Become friends (under the same policy): both paths open.
-    const asked = await direct_json("/api/v1/friends/requests", { method: "POST", token: kim.token, json: { user_id: lou.id } }, friendsOnly);
+    const asked = await callWith(friendsOnly, "/api/v1/friends/requests", { method: "POST", token: kim.token, json: { user_id: lou.id } });
     expect(asked.status).toBe(201);
-    const accepted = await direct_json(`/api/v1/friends/requests/${asked.body.id}/accept`, { method: "POST", token: lou.token }, friendsOnly);
+    const accepted = await callWith(friendsOnly, `/api/v1/friends/requests/${asked.body.id}/accept`, { method: "POST", token: lou.token });
     expect(accepted.status).toBe(200);
 
-    const fresh = await direct_json("/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "direct", participant_ids: [lou.id], context: context("policy-after") } }, friendsOnly);
+    const fresh = await callWith(friendsOnly, "/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "direct", participant_ids: [lou.id], context: uniqueContext("policy-after") } });
     expect(fresh.status).toBe(201);
-    const sendNew = await direct_json(`/api/v1/conversations/${fresh.body.id}/messages`, { method: "POST", token: lou.token, json: { content: "now we can" } }, friendsOnly);
+    const sendNew = await callWith(friendsOnly, `/api/v1/conversations/${fresh.body.id}/messages`, { method: "POST", token: lou.token, json: { content: "now we can" } });
     expect(sendNew.status).toBe(201);
-    const sendOld = await direct_json(`/api/v1/conversations/${existing}/messages`, { method: "POST", token: kim.token, json: { content: "and here" } }, friendsOnly);
+    const sendOld = await callWith(friendsOnly, `/api/v1/conversations/${existing}/messages`, { method: "POST", token: kim.token, json: { content: "and here" } });
     expect(sendOld.status).toBe(201);
     expect(sendOld.body).toMatchObject({ seq: 1, sender_id: kim.id });
 
     // Still strangers: max and kim.
     expectError(
-      await direct_json("/api/v1/conversations", { method: "POST", token: max.token, json: { type: "direct", participant_ids: [kim.id] } }, friendsOnly),
+      await callWith(friendsOnly, "/api/v1/conversations", { method: "POST", token: max.token, json: { type: "direct", participant_ids: [kim.id] } }),
       403,
       "NOT_FRIENDS",
     );
@@ -409,8 +308,8 @@ describe("inbox socket", () => {
   it("notifications and unread totals across conversations; watching suppresses the notification; reading clears", async () => {
     const uma = await login("in-uma");
     const sam = await login("in-sam");
-    const x = await directWith(sam, uma, "inbox-x");
-    const y = await directWith(sam, uma, "inbox-y");
+    const x = await freshDirect(sam, uma, "inbox-x");
+    const y = await freshDirect(sam, uma, "inbox-y");
     const inbox = await openInbox(uma);
     expect(inbox.of("hello")[0]).toEqual({ type: "hello", user_id: uma.id, unread_count: 0, conversations: [] });
 
@@ -432,7 +331,7 @@ describe("inbox socket", () => {
     expect(await unreadFor(x, 2)).toEqual({ type: "unread", conversation_id: x, unread_count: 2, total: 3 });
 
     // Watching x: unread still counts, but no notification for x.
-    const watching = await openConversation(x, uma);
+    const watching = await open(x, uma);
     const m4 = await sendRest(sam, x, "x three, seen live");
     expect(m4.status).toBe(201);
     await watching.next("message.new", (f) => f.message.id === m4.body.id);
@@ -464,13 +363,13 @@ describe("inbox socket", () => {
   it("hello carries the unread total seeded from the conversations", async () => {
     const val = await login("in-val");
     const wes = await login("in-wes");
-    const a = await directWith(wes, val, "hello-a");
-    const b = await directWith(wes, val, "hello-b");
+    const a = await freshDirect(wes, val, "hello-a");
+    const b = await freshDirect(wes, val, "hello-b");
     for (const [id, text] of [[a, "a1"], [a, "a2"], [b, "b1"]] as const) expect((await sendRest(wes, id, text)).status).toBe(201);
     await eventually(async () => {
       const { body } = await callJson("/api/v1/unread", { token: val.token });
       return body.unread_count === 3;
-    }, "D1 summaries");
+    }, { timeoutMs: 4_000, what: "D1 summaries" });
 
     const inbox = await openInbox(val);
     const hello = inbox.of("hello")[0]!;
@@ -485,7 +384,7 @@ describe("inbox socket", () => {
     const inbox = await openInbox(xia);
     const zedInbox = await openInbox(zed);
 
-    const created = await callJson("/api/v1/conversations", { method: "POST", token: yan.token, json: { type: "direct", participant_ids: [xia.id], context: context("created") } });
+    const created = await callJson("/api/v1/conversations", { method: "POST", token: yan.token, json: { type: "direct", participant_ids: [xia.id], context: uniqueContext("created") } });
     expect(created.status).toBe(201);
     const frame = await inbox.next("conversation.created", (f) => f.conversation.id === created.body.id);
     expect(frame.conversation).toMatchObject({ id: created.body.id, type: "direct" });
@@ -508,7 +407,7 @@ describe("inbox socket", () => {
   it("the inbox socket survives hibernation of the user object", async () => {
     const ola = await login("in-ola");
     const pat = await login("in-pat");
-    const id = await directWith(pat, ola, "hibernate");
+    const id = await freshDirect(pat, ola, "hibernate");
     const inbox = await openInbox(ola);
     const first = await sendRest(pat, id, "before");
     await inbox.next("notification.message", (f) => f.message.id === first.body.id);
@@ -560,7 +459,7 @@ describe("presence", () => {
     const rex = await login("pr-rex"); // shares a conversation with pia
     const fin = await login("pr-fin"); // pia's friend
     const stu = await login("pr-stu"); // a stranger
-    const id = await directWith(rex, pia, "presence");
+    const id = await freshDirect(rex, pia, "presence");
     await befriend(pia, fin);
     const presenceQuery = (viewer: TestUser, ids: string[]) => callJson(`/api/v1/presence?user_ids=${ids.join(",")}`, { token: viewer.token });
 
@@ -572,7 +471,7 @@ describe("presence", () => {
     expect(offlineAtStart.body.users).toEqual([{ id: pia.id, online: false, last_seen: null }]);
 
     // A conversation socket makes pia online.
-    const piaSocket = await openConversation(id, pia);
+    const piaSocket = await open(id, pia);
     const on = await rexInbox.next("presence", (f) => f.user_id === pia.id);
     expect(on).toEqual({ type: "presence", user_id: pia.id, online: true, last_seen: null });
     expect(await finInbox.next("presence", (f) => f.user_id === pia.id)).toEqual({ type: "presence", user_id: pia.id, online: true, last_seen: null });
@@ -607,7 +506,7 @@ describe("presence", () => {
     const offNow = await eventually(async () => {
       const { body } = await presenceQuery(rex, [pia.id]);
       return body.users[0]?.online === false ? body.users[0] : undefined;
-    }, "presence offline in D1");
+    }, { timeoutMs: 4_000, what: "presence offline in D1" });
     expect(offNow).toEqual({ id: pia.id, online: false, last_seen: off.last_seen });
     const friendView = await presenceQuery(fin, [pia.id]);
     expect(friendView.body.users).toEqual([{ id: pia.id, online: false, last_seen: off.last_seen }]);
@@ -633,21 +532,21 @@ describe("per-IP limits", () => {
     const ip = uniqueIp();
     const limits = { RATE_LOGINS_PER_MIN_PER_IP: "3" };
     for (let i = 0; i < 3; i++) {
-      const ok = await direct_json("/api/v1/auth/login", { method: "POST", json: loginBody(`ip-login-${i}`) }, limits, ip);
+      const ok = await callWith(limits, "/api/v1/auth/login", { method: "POST", json: loginBody(`ip-login-${i}`), ip });
       expect(ok.status).toBe(200);
       expect(typeof ok.body.access_token).toBe("string");
     }
-    const refused = await direct_json("/api/v1/auth/login", { method: "POST", json: loginBody("ip-login-over") }, limits, ip);
+    const refused = await callWith(limits, "/api/v1/auth/login", { method: "POST", json: loginBody("ip-login-over"), ip });
     expectError(refused, 429, "RATE_LIMIT_EXCEEDED");
     const retryAfter = Number(refused.response.headers.get("retry-after"));
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
 
-    const other = await direct_json("/api/v1/auth/login", { method: "POST", json: loginBody("ip-login-other") }, limits, uniqueIp());
+    const other = await callWith(limits, "/api/v1/auth/login", { method: "POST", json: loginBody("ip-login-other"), ip: uniqueIp() });
     expect(other.status).toBe(200);
     // Still refused at the first address.
-    expectError(await direct_json("/api/v1/auth/login", { method: "POST", json: loginBody("ip-login-again") }, limits, ip), 429, "RATE_LIMIT_EXCEEDED");
+    expectError(await callWith(limits, "/api/v1/auth/login", { method: "POST", json: loginBody("ip-login-again"), ip }), 429, "RATE_LIMIT_EXCEEDED");
   });
 
   it("ws-ticket issuance over the connect limit gets 429", async () => {
@@ -655,30 +554,28 @@ describe("per-IP limits", () => {
     const ip = uniqueIp();
     const limits = { RATE_CONNECTS_PER_MIN_PER_IP: "2" };
     for (let i = 0; i < 2; i++) {
-      const ok = await direct_json("/api/v1/auth/ws-ticket", { method: "POST", token: user.token }, limits, ip);
+      const ok = await callWith(limits, "/api/v1/auth/ws-ticket", { method: "POST", token: user.token, ip });
       expect(ok.status).toBe(200);
       expect(typeof ok.body.ticket).toBe("string");
     }
-    const refused = await direct_json("/api/v1/auth/ws-ticket", { method: "POST", token: user.token }, limits, ip);
+    const refused = await callWith(limits, "/api/v1/auth/ws-ticket", { method: "POST", token: user.token, ip });
     expectError(refused, 429, "RATE_LIMIT_EXCEEDED");
     expect(Number(refused.response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect((await direct_json("/api/v1/auth/ws-ticket", { method: "POST", token: user.token }, limits, uniqueIp())).status).toBe(200);
+    expect((await callWith(limits, "/api/v1/auth/ws-ticket", { method: "POST", token: user.token, ip: uniqueIp() })).status).toBe(200);
   });
 
   it("conversation and inbox socket connects over the limit get 429", async () => {
     const ana = await login("ip-ana");
     const bo = await login("ip-bo");
-    const id = await directWith(ana, bo, "ip-connect");
+    const id = await freshDirect(ana, bo, "ip-connect");
     const ip = uniqueIp();
     const limits = { RATE_CONNECTS_PER_MIN_PER_IP: "2" };
     const socketAt = (path: string, address: string) =>
-      direct_fetch(`${path}?token=${encodeURIComponent(ana.token)}`, { headers: { upgrade: "websocket" } }, limits, address);
+      fetchWith(limits, `${path}?token=${encodeURIComponent(ana.token)}`, { headers: { upgrade: "websocket" }, ip: address });
     const accept = (response: Response) => {
       expect(response.status).toBe(101);
       response.webSocket!.accept();
-      const socket = new TestSocket(response.webSocket!);
-      opened.push(socket);
-      return socket;
+      return track(new TestSocket(response.webSocket!));
     };
 
     const conv = accept(await socketAt(`/api/v1/conversations/${id}/ws`, ip));

@@ -1,23 +1,12 @@
-import { SignJWT, type JWTPayload } from "jose";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
-import { connect, type Frame, type TestSocket } from "../helpers/sockets";
+import { callJson, freshDirect, history, login, patchConversation, sendRest, signAdminToken, type TestUser } from "../helpers/api";
+import { expectError } from "../helpers/assertions";
+import { barrier, closeAll, count, open } from "../helpers/sockets";
+import { eventually } from "../helpers/wait";
 
 // Replies, edits, soft deletes, reactions, receipts, product messages and moderation (DESIGN.md,
 // Messages / Realtime / Guarantees). Every test gets its own direct conversation (a unique
 // context), hence a fresh Durable Object with seq starting at 1 and full rate-limit buckets.
-
-/** wrangler.toml [vars] JWT_SECRET: the development default. */
-const DEV_SECRET = "dev-only-secret-change-me-with-wrangler-secret-put";
-const nowSec = () => Math.floor(Date.now() / 1000);
-
-async function hs256(claims: JWTPayload): Promise<string> {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt()
-    .setExpirationTime(nowSec() + 3600)
-    .sign(new TextEncoder().encode(DEV_SECRET));
-}
 
 let alice: TestUser;
 let bob: TestUser;
@@ -30,58 +19,17 @@ beforeAll(async () => {
   alice = await login("alice");
   bob = await login("bob");
   carol = await login("carol");
-  adminToken = await hs256({ sub: carol.id, email: carol.email, roles: ["admin"] });
+  adminToken = await signAdminToken(carol);
   admin = { ...carol, token: adminToken };
 });
 
-let contextCounter = 0;
-async function fresh(a: TestUser = alice, b: TestUser = bob): Promise<string> {
-  contextCounter++;
-  return direct(a, b, { type: "test", id: `rich-${Date.now()}-${contextCounter}-${Math.random().toString(36).slice(2, 8)}` });
-}
+const fresh = (a: TestUser = alice, b: TestUser = bob) => freshDirect(a, b, "rich");
 
-const opened: TestSocket[] = [];
-async function open(conversationId: string, user: TestUser): Promise<TestSocket> {
-  const socket = await connect(conversationId, user.token);
-  opened.push(socket);
-  return socket;
-}
-
-afterEach(() => {
-  for (const socket of opened.splice(0)) socket.close();
-});
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-let refCounter = 0;
-/** Once the pong for a ref'd ping arrives, every frame sent to this socket before it has arrived. */
-async function barrier(socket: TestSocket): Promise<void> {
-  const ref = `barrier-${++refCounter}`;
-  socket.send({ type: "ping", ref });
-  await socket.next("pong", (f) => f.ref === ref);
-}
-
-const count = (socket: TestSocket, type: string, predicate: (f: Frame) => boolean = () => true) =>
-  socket.frames.filter((f) => f.type === type && predicate(f)).length;
-
-function expectError(result: { status: number; body: any }, status: number, code: string, field?: string) {
-  expect(result.status, JSON.stringify(result.body)).toBe(status);
-  expect(result.body).toEqual({ error: { code, message: expect.any(String), details: expect.any(Array) } });
-  expect(result.body.error.message.length).toBeGreaterThan(0);
-  if (field !== undefined) expect(result.body.error.details.map((d: { field: string }) => d.field)).toContain(field);
-}
+afterEach(closeAll);
 
 const messagesPath = (id: string) => `/api/v1/conversations/${id}/messages`;
 const messagePath = (id: string, messageId: string) => `${messagesPath(id)}/${encodeURIComponent(messageId)}`;
 const reactionPath = (id: string, messageId: string, emoji: string) => `${messagePath(id, messageId)}/reactions/${encodeURIComponent(emoji)}`;
-
-/** Every message of a conversation in ascending seq. */
-async function history(user: TestUser, conversationId: string): Promise<any[]> {
-  const { status, body } = await callJson(`${messagesPath(conversationId)}?after_seq=0&limit=100`, { token: user.token });
-  expect(status).toBe(200);
-  expect(body.has_more).toBe(false);
-  return body.messages;
-}
 
 const edit = (user: TestUser, id: string, messageId: string, content: unknown) =>
   callJson(messagePath(id, messageId), { method: "PATCH", token: user.token, json: { content } });
@@ -89,26 +37,11 @@ const remove = (user: TestUser, id: string, messageId: string) => callJson(messa
 const react = (user: TestUser, id: string, messageId: string, emoji: string, add = true) =>
   callJson(reactionPath(id, messageId, emoji), { method: add ? "PUT" : "DELETE", token: user.token });
 const receipts = (user: TestUser, id: string, messageId: string) => callJson(`${messagePath(id, messageId)}/receipts`, { token: user.token });
-const patchConversation = (token: string, id: string, json: Record<string, unknown>) =>
-  callJson(`/api/v1/conversations/${id}`, { method: "PATCH", token, json });
 
 async function sent(user: TestUser, id: string, content: string, extra: Record<string, unknown> = {}): Promise<any> {
   const result = await sendRest(user, id, content, extra);
   expect(result.status, JSON.stringify(result.body)).toBe(201);
   return result.body;
-}
-
-/** Polls `probe` until it returns a truthy value, at most `timeoutMs`. */
-async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 2_000, what = "condition"): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    last = value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await sleep(50);
-  }
 }
 
 const unknownMessage = () => `msg_unknown_${crypto.randomUUID().replace(/-/g, "")}`;
@@ -200,7 +133,7 @@ describe("edits", () => {
       expect(status).toBe(200);
       return body.conversations.find((c: any) => c.id === id);
     };
-    await eventually(async () => (await listed())?.last_message?.id === latest.id, 2_000, "last_message = latest");
+    await eventually(async () => (await listed())?.last_message?.id === latest.id, { timeoutMs: 2_000, what: "last_message = latest" });
     const edited = await edit(alice, id, latest.id, "edited in the list");
     expect(edited.status).toBe(200);
     const entry = await eventually(
@@ -208,8 +141,7 @@ describe("edits", () => {
         const e = await listed();
         return e?.last_message?.content === "edited in the list" ? e : undefined;
       },
-      2_000,
-      "edited last_message",
+      { timeoutMs: 2_000, what: "edited last_message" },
     );
     expect(entry.last_message).toMatchObject({ id: latest.id, seq: 1, edited_at: edited.body.edited_at });
   });
@@ -268,7 +200,7 @@ describe("edits", () => {
   it("editing in a closed conversation is 409 CONVERSATION_CLOSED", async () => {
     const id = await fresh();
     const original = await sent(alice, id, "before closing");
-    const closed = await patchConversation(bob.token, id, { status: "closed" });
+    const closed = await patchConversation(bob, id, { status: "closed" });
     expect(closed.status).toBe(200);
     expect(closed.body.status).toBe("closed");
     expectError(await edit(alice, id, original.id, "after closing"), 409, "CONVERSATION_CLOSED");
@@ -327,15 +259,14 @@ describe("soft deletes", () => {
       expect(status).toBe(200);
       return body.conversations.find((c: any) => c.id === id);
     };
-    await eventually(async () => (await listed())?.last_message?.id === latest.id, 2_000, "last_message = latest");
+    await eventually(async () => (await listed())?.last_message?.id === latest.id, { timeoutMs: 2_000, what: "last_message = latest" });
     expect((await remove(alice, id, latest.id)).status).toBe(200);
     const entry = await eventually(
       async () => {
         const e = await listed();
         return e?.last_message?.content === null ? e : undefined;
       },
-      2_000,
-      "last_message content null",
+      { timeoutMs: 2_000, what: "last_message content null" },
     );
     expect(entry.last_message).toMatchObject({ id: latest.id, seq: 2, content: null });
     expect(typeof entry.last_message.deleted_at).toBe("string");
@@ -632,7 +563,7 @@ describe("receipts", () => {
       expect(body.unread_count).toBe(body.conversations.reduce((sum: number, c: any) => sum + c.unread_count, 0));
       return body.conversations.find((c: any) => c.id === id)?.unread_count as number | undefined;
     };
-    await eventually(async () => (await unreadOf(bob)) === 3, 2_000, "bob unread 3");
+    await eventually(async () => (await unreadOf(bob)) === 3, { timeoutMs: 2_000, what: "bob unread 3" });
     expect(await unreadOf(alice)).toBe(0);
     const listedFor = async (user: TestUser) =>
       (await callJson("/api/v1/conversations?limit=100", { token: user.token })).body.conversations.find((c: any) => c.id === id)?.unread_count;
@@ -651,10 +582,10 @@ describe("receipts", () => {
     const b = await open(id, bob);
     b.send({ type: "read", ref: "all", up_to_seq: 3 });
     await b.next("read", (f) => f.user_id === bob.id && f.up_to_seq === 3);
-    await eventually(async () => (await unreadOf(bob)) === 0, 2_000, "bob unread 0");
+    await eventually(async () => (await unreadOf(bob)) === 0, { timeoutMs: 2_000, what: "bob unread 0" });
 
     await sent(bob, id, "bob replies");
-    await eventually(async () => (await unreadOf(alice)) === 1, 2_000, "alice unread 1");
+    await eventually(async () => (await unreadOf(alice)) === 1, { timeoutMs: 2_000, what: "alice unread 1" });
     expect(await unreadOf(bob)).toBe(0);
   });
 });
@@ -725,7 +656,7 @@ describe("moderation", () => {
     const a = await open(id, alice);
     const b = await open(id, bob);
 
-    const closed = await patchConversation(adminToken, id, { status: "closed" });
+    const closed = await patchConversation(admin, id, { status: "closed" });
     expect(closed.status).toBe(200);
     expect(closed.body.status).toBe("closed");
     for (const socket of [a, b]) {
@@ -746,7 +677,7 @@ describe("moderation", () => {
     expect((await b.next("error", (f) => f.ref === "closed-send")).code).toBe("CONVERSATION_CLOSED");
     expect((await history(alice, id)).length).toBe(2);
 
-    const reopened = await patchConversation(adminToken, id, { status: "active" });
+    const reopened = await patchConversation(admin, id, { status: "active" });
     expect(reopened.status).toBe(200);
     expect(reopened.body.status).toBe("active");
     for (const socket of [a, b]) {
@@ -767,7 +698,7 @@ describe("moderation", () => {
     await sent(alice, id, "bye");
     const a = await open(id, alice);
 
-    const closed = await patchConversation(bob.token, id, { status: "closed" });
+    const closed = await patchConversation(bob, id, { status: "closed" });
     expect(closed.status).toBe(200);
     expect(closed.body.status).toBe("closed");
     await barrier(a);
@@ -775,7 +706,7 @@ describe("moderation", () => {
     expect((await history(alice, id)).map((m) => m.type)).toEqual(["text"]);
     expectError(await sendRest(alice, id, "wait"), 409, "CONVERSATION_CLOSED");
 
-    const reopened = await patchConversation(alice.token, id, { status: "active" });
+    const reopened = await patchConversation(alice, id, { status: "active" });
     expect(reopened.status).toBe(200);
     await barrier(a);
     expect(count(a, "message.new")).toBe(0);

@@ -1,9 +1,9 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { SignJWT } from "jose";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
-import { connect, type Frame, type TestSocket } from "../helpers/sockets";
+import { callJson, freshDirect, group, history, hs256, login, sendRest, type TestUser } from "../helpers/api";
+import { barrier, closeAll, count, open, type Frame } from "../helpers/sockets";
+import { range, sleep } from "../helpers/wait";
 
 // Test files share D1 within the file: a few users are made once, and every test gets its own
 // conversation (a direct conversation per unique context, so each has a fresh Durable Object,
@@ -19,21 +19,7 @@ beforeAll(async () => {
   carol = await login("carol");
 });
 
-let contextCounter = 0;
-async function fresh(a: TestUser = alice, b: TestUser = bob): Promise<string> {
-  contextCounter++;
-  return direct(a, b, { type: "test", id: `sockets-${Date.now()}-${contextCounter}` });
-}
-
-async function group(creator: TestUser, others: TestUser[]): Promise<string> {
-  const { status, body } = await callJson("/api/v1/conversations", {
-    method: "POST",
-    token: creator.token,
-    json: { type: "group", title: "group", participant_ids: others.map((u) => u.id) },
-  });
-  expect(status).toBe(201);
-  return body.id as string;
-}
+const fresh = (a: TestUser = alice, b: TestUser = bob) => freshDirect(a, b, "sockets");
 
 /** The conversation's Durable Object, typed as a plain stub (the RPC-typed one is too deep for tsc here). */
 function stubOf(conversationId: string): DurableObjectStub {
@@ -46,51 +32,7 @@ const runInside = runInDurableObject as unknown as <R>(
   callback: (instance: Record<string, unknown>, state: DurableObjectState) => R | Promise<R>,
 ) => Promise<R>;
 
-const opened: TestSocket[] = [];
-async function open(conversationId: string, user: TestUser | string): Promise<TestSocket> {
-  const socket = await connect(conversationId, typeof user === "string" ? user : user.token);
-  opened.push(socket);
-  return socket;
-}
-
-afterEach(() => {
-  for (const socket of opened.splice(0)) socket.close();
-});
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Every message of a conversation in ascending seq, paging forward 100 at a time. */
-async function history(user: TestUser, conversationId: string): Promise<any[]> {
-  const all: any[] = [];
-  let after = 0;
-  for (let page = 0; page < 20; page++) {
-    const { status, body } = await callJson(`/api/v1/conversations/${conversationId}/messages?after_seq=${after}&limit=100`, {
-      token: user.token,
-    });
-    expect(status).toBe(200);
-    all.push(...body.messages);
-    if (!body.has_more) return all;
-    after = body.messages[body.messages.length - 1].seq;
-  }
-  throw new Error("history did not end");
-}
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-let refCounter = 0;
-/**
- * Frames on one socket are handled in order and replies are sent in order: once the pong for a
- * ref'd ping arrives, every frame the server sent this socket before it has arrived too.
- * (Each call costs one token of the user's ping bucket.)
- */
-async function barrier(socket: TestSocket): Promise<void> {
-  const ref = `barrier-${++refCounter}`;
-  socket.send({ type: "ping", ref });
-  await socket.next("pong", (f) => f.ref === ref);
-}
-
-const count = (socket: TestSocket, type: string, predicate: (f: Frame) => boolean = () => true) =>
-  socket.frames.filter((f) => f.type === type && predicate(f)).length;
+afterEach(closeAll);
 
 describe("hello and presence", () => {
   it("hello describes the conversation; presence goes to others on first open and last close", async () => {
@@ -494,12 +436,7 @@ describe("token expiry", () => {
   it("a socket whose token has expired is closed with 4001 at its next frame", async () => {
     const id = await fresh();
     const exp = Math.floor(Date.now() / 1000) + 2;
-    const token = await new SignJWT({ name: alice.name, email: alice.email })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(alice.id)
-      .setIssuedAt()
-      .setExpirationTime(exp)
-      .sign(new TextEncoder().encode(env.JWT_SECRET));
+    const token = await hs256({ name: alice.name, email: alice.email, sub: alice.id }, { secret: env.JWT_SECRET, exp });
     const a = await open(id, token);
     expect(a.of("hello")[0]!.user_id).toBe(alice.id);
     a.send({ type: "ping", ref: "before" });

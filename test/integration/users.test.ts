@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { callJson, login, uniqueEmail } from "../helpers/api";
-
-function expectError(result: { status: number; body: any }, status: number, code: string) {
-  expect(result.status).toBe(status);
-  expect(result.body).toEqual({ error: { code, message: expect.any(String), details: expect.any(Array) } });
-  expect(result.body.error.message.length).toBeGreaterThan(0);
-}
-
-const fieldsOf = (body: any): string[] => body.error.details.map((d: { field: string }) => d.field);
+import { expectError, fieldsOf } from "../helpers/assertions";
 
 /** A short prefix no other user in this run shares. */
 const uniquePrefix = (label: string) => `${label}${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;

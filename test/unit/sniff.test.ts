@@ -2,24 +2,8 @@ import { describe, expect, it } from "vitest";
 import { isReactionEmoji } from "../../src/lib/emoji";
 import { sniff } from "../../src/lib/sniff";
 import { cleanFileName, parseRange } from "../../src/lib/uploads";
+import { bytes, u32le } from "../helpers/bytes";
 
-const enc = new TextEncoder();
-
-/** Concatenates byte arrays, numbers (single bytes) and ASCII strings. */
-function bytes(...parts: (string | number | number[] | Uint8Array)[]): Uint8Array {
-  const chunks = parts.map((p) =>
-    typeof p === "string" ? enc.encode(p) : typeof p === "number" ? Uint8Array.of(p) : p instanceof Uint8Array ? p : Uint8Array.from(p),
-  );
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
-
-const u32le = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
 const zeros = (n: number) => new Uint8Array(n);
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
