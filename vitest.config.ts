@@ -20,7 +20,7 @@ export default defineConfig(async () => ({
   ],
   test: {
     setupFiles: ["./test/helpers/apply-migrations.ts"],
-    include: ["test/**/*.test.ts"],
+    include: ["test/integration/**/*.test.ts", "test/unit/**/*.test.ts"],
     testTimeout: 20_000,
   },
 }));

@@ -1,0 +1,28 @@
+// edge-chat client SDK: `import { ChatClient } from "edge-chat/client"` (or /sdk/index.js in a browser).
+// Platform only (fetch, WebSocket, FormData, Blob): browsers, React Native, Node 22.
+export { ChatClient, type ChatClientOptions } from "./rest.js";
+export { ChatApiError, type ClientErrorCode } from "./errors.js";
+export {
+  ConversationSocket,
+  MAX_FRAME_BYTES,
+  type ConversationEvents,
+  type ConversationSocketOptions,
+  type SendInput,
+} from "./conversation-socket.js";
+export { InboxSocket, type InboxEvents, type InboxSocketOptions } from "./inbox-socket.js";
+export {
+  CLOSE_DROPPED,
+  CLOSE_REMOVED,
+  CLOSE_TOKEN_EXPIRED,
+  CLOSE_TOO_LARGE,
+  ReconnectingSocket,
+  type ConnectionState,
+  type SocketError,
+  type SocketEvents,
+  type SocketOptions,
+} from "./socket.js";
+export { Outbox, MemoryOutboxStorage, keyValueOutboxStorage, type KeyValueStore, type OutboxItem, type OutboxStorage } from "./outbox.js";
+export { Emitter, type Listener } from "./emitter.js";
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+export { newClientId } from "./ids.js";
+export type * from "./types.js";
