@@ -1,4 +1,5 @@
-import { and, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, eq, lte, sql } from "drizzle-orm";
+import { inList } from "../db/in-list";
 import type { BatchItem } from "drizzle-orm/batch";
 import { database } from "../db/client";
 import { attachments, conversations, participants } from "../db/schema";
@@ -122,7 +123,7 @@ export class SummaryMirror {
       );
     }
     if (withdrawn.length > 0) {
-      statements.push(db.update(attachments).set({ deletedAt: nowIso() }).where(inArray(attachments.id, withdrawn)));
+      statements.push(db.update(attachments).set({ deletedAt: nowIso() }).where(inList(attachments.id, withdrawn)));
     }
     if (statements.length > 0) {
       const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);

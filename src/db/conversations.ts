@@ -1,7 +1,8 @@
-import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Conversation, ConversationContext } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import type { Db } from "./client";
+import { inList } from "./in-list";
 import { conversations, participants, users } from "./schema";
 
 export type ConversationRow = typeof conversations.$inferSelect;
@@ -36,7 +37,7 @@ async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<st
     })
     .from(participants)
     .innerJoin(users, eq(users.id, participants.userId))
-    .where(inArray(participants.conversationId, conversationIds))
+    .where(inList(participants.conversationId, conversationIds))
     .orderBy(participants.joinedAt, participants.userId)
     .all();
   for (const { conversationId, ...view } of rows) {
@@ -58,18 +59,20 @@ export async function findDirect(db: Db, directKey: string): Promise<Conversatio
   return row ? loadConversation(db, row.id) : null;
 }
 
+const PARTICIPANT_ROWS_PER_INSERT = 15;
+
 /** Inserts the conversation and its participants in one transaction (a D1 batch). */
 export async function insertConversation(
   db: Db,
   row: typeof conversations.$inferInsert,
   members: { userId: string; role: ParticipantRole }[],
 ): Promise<void> {
-  await db.batch([
-    db.insert(conversations).values(row),
-    db.insert(participants).values(
-      members.map((m) => ({ conversationId: row.id, userId: m.userId, role: m.role, joinedAt: row.createdAt })),
-    ),
-  ]);
+  const rows = members.map((m) => ({ conversationId: row.id, userId: m.userId, role: m.role, joinedAt: row.createdAt }));
+  // D1 binds at most 100 parameters per statement: participant rows go in chunks.
+  const chunks = Array.from({ length: Math.ceil(rows.length / PARTICIPANT_ROWS_PER_INSERT) }, (_, i) =>
+    db.insert(participants).values(rows.slice(i * PARTICIPANT_ROWS_PER_INSERT, (i + 1) * PARTICIPANT_ROWS_PER_INSERT)),
+  );
+  await db.batch([db.insert(conversations).values(row), ...chunks]);
 }
 
 export async function updateConversation(

@@ -1,6 +1,7 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { nowIso } from "../lib/ids";
 import type { Db } from "./client";
+import { inList } from "./in-list";
 import { blocks, conversations, friendRequests, friendships, participants, users } from "./schema";
 
 export type FriendRequestRow = typeof friendRequests.$inferSelect;
@@ -137,18 +138,18 @@ export async function presenceAudience(db: Db, userId: string, among?: string[])
   const coParticipants = db
     .selectDistinct({ id: participants.userId })
     .from(participants)
-    .where(and(inArray(participants.conversationId, mine), sql`${participants.userId} <> ${userId}`, among ? inArray(participants.userId, among) : undefined));
+    .where(and(inArray(participants.conversationId, mine), sql`${participants.userId} <> ${userId}`, among ? inList(participants.userId, among) : undefined));
   const friends = db
     .select({ id: friendships.friendId })
     .from(friendships)
-    .where(and(eq(friendships.userId, userId), among ? inArray(friendships.friendId, among) : undefined));
+    .where(and(eq(friendships.userId, userId), among ? inList(friendships.friendId, among) : undefined));
   const rows = await coParticipants.union(friends).all();
   return rows.map((r) => r.id);
 }
 
 export async function presenceOf(db: Db, ids: string[]) {
   if (ids.length === 0) return [];
-  return db.select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt }).from(users).where(inArray(users.id, ids)).all();
+  return db.select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt }).from(users).where(inList(users.id, ids)).all();
 }
 
 export async function setPresence(db: Db, userId: string, online: boolean, at: string): Promise<void> {
@@ -176,6 +177,18 @@ export async function directConversationIds(db: Db, a: string, b: string): Promi
     .from(participants)
     .innerJoin(conversations, eq(conversations.id, participants.conversationId))
     .where(and(eq(participants.userId, a), eq(conversations.type, "direct"), inArray(participants.conversationId, theirs)))
+    .all();
+  return rows.map((r) => r.id);
+}
+
+/** The audience that can hear a presence change right now: only people online have sockets. */
+export async function onlineAudience(db: Db, userId: string): Promise<string[]> {
+  const audience = await presenceAudience(db, userId);
+  if (audience.length === 0) return [];
+  const rows = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(inList(users.id, audience), eq(users.online, true)))
     .all();
   return rows.map((r) => r.id);
 }

@@ -1,4 +1,5 @@
-import { and, eq, gte, inArray, lt, ne, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, gte, lt, ne, notInArray, or, sql } from "drizzle-orm";
+import { inList } from "./in-list";
 import type { Identity } from "../env";
 import { newId, nowIso } from "../lib/ids";
 import type { Db } from "./client";
@@ -19,12 +20,12 @@ export async function findUserById(db: Db, id: string): Promise<UserRow | undefi
 
 export async function findUsersByIds(db: Db, ids: string[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(users).where(inArray(users.id, ids)).all();
+  return db.select().from(users).where(inList(users.id, ids)).all();
 }
 
 export async function findUsersByEmails(db: Db, emails: string[]): Promise<UserRow[]> {
   if (emails.length === 0) return [];
-  return db.select().from(users).where(inArray(users.email, emails)).all();
+  return db.select().from(users).where(inList(users.email, emails)).all();
 }
 
 /** Development login: the user with this email, created on first sight; name and avatar refreshed when given. */

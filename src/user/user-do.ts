@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { database } from "../db/client";
 import { unreadCounts } from "../db/conversations";
-import { presenceAudience, setPresence } from "../db/social";
+import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
 import { nowIso } from "../lib/ids";
 import type { Conversation } from "../schemas/conversations";
@@ -145,7 +145,7 @@ export class UserDO extends DurableObject<Env> {
     const db = database(this.env.DB);
     await setPresence(db, userId, online, at);
     const frame: InboxFrame = { type: "presence", user_id: userId, online, last_seen: online ? null : at };
-    const audience = await presenceAudience(db, userId);
+    const audience = await onlineAudience(db, userId);
     await Promise.allSettled(audience.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).push(frame)));
   }
 
