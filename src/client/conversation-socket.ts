@@ -40,6 +40,7 @@ export interface ConversationEvents extends SocketEvents {
   "offer.updated": Payload<"offer.updated">;
   typing: Payload<"typing">;
   read: Payload<"read">;
+  /** A participant's delivered horizon moved: from `delivered` frames, and from `message.new`'s `delivered_to`. */
   delivered: Payload<"delivered">;
   presence: Payload<"presence">;
   /** Caught up after a (re)connect: every message up to `last_seq` has been emitted. */
@@ -221,7 +222,10 @@ export class ConversationSocket extends ReconnectingSocket<ConversationEvents> {
       case "sync.done":
         return this.syncDone(frame.last_seq);
       case "message.new":
-        return this.accept(frame.message);
+        this.accept(frame.message);
+        // Recipients online when it was appended have it: their delivered horizon reached it.
+        for (const userId of frame.delivered_to ?? []) this.emit("delivered", { user_id: userId, up_to_seq: frame.message.seq });
+        return;
       case "message.ack":
         return this.acked(frame.client_id, frame.message);
       case "message.updated":
