@@ -142,14 +142,15 @@ export class Conversation {
 
   /** After commit: ack to the origin, message.new to every socket (one serialisation), D1 summary. */
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
+    const watching = this.hub.onlineUsers();
     for (const message of messages) {
-      const recipients = [...this.hub.onlineUsers()].filter((id) => id !== message.sender_id && this.snapshot.isParticipant(id));
+      const recipients = [...watching].filter((id) => id !== message.sender_id && this.snapshot.isParticipant(id));
       const body = JSON.stringify(message);
       if (origin && message === acked) {
         this.hub.send(origin.ws, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
       }
       this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${JSON.stringify(recipients)}}`);
-      this.notifyInboxes(message);
+      this.notifyInboxes(message, watching);
     }
     void this.summary.kick();
   }
@@ -159,14 +160,14 @@ export class Conversation {
   }
 
   /**
-   * Participants' user objects learn the new unread count, and those not watching this
-   * conversation get the message as a notification (coalesced, never awaited here).
+   * Participants who are not watching this conversation (no socket open on it) get the message
+   * as an inbox notification with their new unread count. Watchers get nothing here: they see
+   * the message live, and their read updates the inbox. Coalesced, never awaited.
    */
-  private notifyInboxes(message: Message): void {
+  private notifyInboxes(message: Message, watching: Set<string>): void {
     for (const userId of this.snapshot.current?.participantIds ?? []) {
-      if (userId === message.sender_id) continue;
-      const watching = this.hub.socketsOf(userId).length > 0;
-      this.inboxes.queue(userId, message.conversation_id, this.unreadOf(userId), watching ? undefined : message);
+      if (userId === message.sender_id || watching.has(userId)) continue;
+      this.inboxes.queue(userId, message.conversation_id, this.unreadOf(userId), message);
     }
   }
 

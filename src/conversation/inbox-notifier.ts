@@ -29,7 +29,7 @@ export class InboxNotifier {
     while (this.pending.size > 0) {
       const round = [...this.pending];
       this.pending.clear();
-      const results = await Promise.allSettled(round.map(([userId, activity]) => inboxStub(this.env, userId).conversationActivity(userId, activity)));
+      const results = await Promise.allSettled(round.map(([userId, activity]) => inboxStub(this.env, userId).conversationActivity(activity)));
       for (const r of results) if (r.status === "rejected") console.error("inbox notification failed", r.reason);
     }
   }

@@ -6,20 +6,11 @@
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS unread (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS conversation_sockets (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 export class InboxState {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
-  }
-
-  get userId(): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM state WHERE key = 'user_id'").toArray()[0]?.value ?? null;
-  }
-
-  set userId(id: string | null) {
-    if (id) this.sql.exec("INSERT OR REPLACE INTO state (key, value) VALUES ('user_id', ?)", id);
   }
 
   seedUnread(counts: { id: string; unread_count: number }[]): void {

@@ -49,8 +49,7 @@ export class UserDO extends DurableObject<Env> {
 
   // ── RPC ──
 
-  async conversationActivity(userId: string, activity: ConversationActivity): Promise<void> {
-    this.state.userId = this.state.userId ?? userId;
+  async conversationActivity(activity: ConversationActivity): Promise<void> {
     if (this.inboxSockets().length === 0) return; // seeded from D1 when an inbox opens
     for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message });
     if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.messages.length > 0) {
@@ -136,7 +135,6 @@ export class UserDO extends DurableObject<Env> {
    * before the change and does not after.
    */
   private async withPresence(userId: string, change: () => void, closing?: WebSocket): Promise<void> {
-    this.state.userId = this.state.userId ?? userId;
     const before = this.inboxSockets(closing).length + (closing ? 1 : 0) > 0 || this.state.conversationSocketCount() > 0;
     change();
     const online = this.isOnline(closing);
