@@ -199,7 +199,6 @@ export class Conversation {
     const refused = this.requireMaySend(actor) ?? this.requireOpen();
     if (refused) return refused;
     const checked = this.validateSend(actor, input);
-    const senderHadUnread = this.unreadOf(actor.id) > 0;
     if (!checked.ok) return checked;
     const { attachment } = checked.value;
     const result = this.withMessageToken(actor, () => {
@@ -217,7 +216,8 @@ export class Conversation {
     });
     if (!result.ok) return result;
     this.publish([result.value], origin);
-    if (senderHadUnread) this.inboxes.queue(actor.id, result.value.conversation_id, 0);
+    // Sending reads everything before it: the sender's inbox learns (once) that nothing is unread here.
+    this.inboxes.queue(actor.id, result.value.conversation_id, 0);
     if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
     return ok({ message: result.value, created: true });
   }

@@ -11,11 +11,15 @@ import type { ConversationActivity } from "../user/user-do";
  */
 export class InboxNotifier {
   private readonly pending = new Map<string, ConversationActivity>();
+  /** The last count each user's object was given by this instance: an unchanged count with no message is not sent again. */
+  private readonly told = new Map<string, number>();
   private running: Promise<void> | null = null;
 
   constructor(private readonly env: Env) {}
 
   queue(userId: string, conversationId: string, unreadCount: number, message?: Message): void {
+    if (!message && !this.pending.has(userId) && this.told.get(userId) === unreadCount) return;
+    this.told.set(userId, unreadCount);
     const entry = this.pending.get(userId) ?? { conversationId, unreadCount, messages: [] };
     entry.unreadCount = unreadCount;
     if (message) entry.messages.push(message);
