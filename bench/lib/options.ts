@@ -1,0 +1,171 @@
+// Command-line options of `npm run bench` (`npm run bench -- --scenarios fanout --listeners 10`).
+
+export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "soak"] as const;
+export type ScenarioName = (typeof ALL_SCENARIOS)[number];
+export const DEFAULT_SCENARIOS: ScenarioName[] = ["fanout", "throughput", "many", "connections", "history", "cost"];
+
+export interface Options {
+  scenarios: ScenarioName[];
+  /** fan-out: listener counts, one run each */
+  listeners: number[];
+  /** fan-out: messages per second from the sender */
+  rate: number;
+  /** seconds of measured traffic in fan-out, throughput and many-conversations runs */
+  duration: number;
+  /** throughput: sender counts (one run per senders × window) */
+  senders: number[];
+  /** throughput: unacknowledged messages each sender keeps in flight */
+  window: number[];
+  /** many: conversations of two users each */
+  conversations: number;
+  /** many: messages in flight per conversation (ping-pong rallies) */
+  rallies: number;
+  /** connections: sockets to open to one conversation */
+  connections: number;
+  /** connections: distinct users the sockets are spread over */
+  connectionUsers: number;
+  /** connections: sockets being set up at once */
+  connectConcurrency: number;
+  /** connections: idle seconds to wait for the object to hibernate */
+  hibernateWait: number;
+  /** history: messages in the conversation */
+  historySize: number;
+  /** history: requests per page position */
+  historyRequests: number;
+  /** history: messages in flight while filling */
+  fillWindow: number;
+  /** cost: messages per cost run */
+  costMessages: number;
+  /** soak: minutes */
+  soakMinutes: number;
+  /** soak: conversations */
+  soakConversations: number;
+  /** characters of each message's content */
+  contentLength: number;
+  /** CPU-profile the Worker isolate during measured phases (slows it down) */
+  profile: boolean;
+  /** print wrangler's output */
+  verbose: boolean;
+  /** run the working tree instead of a snapshot of it (edits during the run restart the runtime) */
+  live: boolean;
+  /** JSON output file (default bench/results/<timestamp>.json) */
+  out: string | null;
+}
+
+export const DEFAULTS: Options = {
+  scenarios: DEFAULT_SCENARIOS,
+  listeners: [10, 100],
+  rate: 200,
+  duration: 10,
+  senders: [1, 4],
+  window: [32],
+  conversations: 100,
+  rallies: 1,
+  connections: 1000,
+  connectionUsers: 1,
+  connectConcurrency: 50,
+  hibernateWait: 15,
+  historySize: 100_000,
+  historyRequests: 200,
+  fillWindow: 128,
+  costMessages: 200,
+  soakMinutes: 10,
+  soakConversations: 20,
+  contentLength: 64,
+  profile: false,
+  verbose: false,
+  live: false,
+  out: null,
+};
+
+interface Spec {
+  key: keyof Options;
+  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string";
+  min?: number;
+  max?: number;
+  help: string;
+}
+
+const SPECS: Record<string, Spec> = {
+  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; soak only when named)` },
+  listeners: { key: "listeners", kind: "ints", min: 1, max: 2000, help: "fan-out listener counts, one run each (default 10,100)" },
+  rate: { key: "rate", kind: "number", min: 1, max: 100_000, help: "fan-out messages per second (default 200)" },
+  duration: { key: "duration", kind: "number", min: 1, max: 600, help: "seconds of measured traffic per run (default 10)" },
+  senders: { key: "senders", kind: "ints", min: 1, max: 100, help: "throughput sender counts (default 1,4)" },
+  window: { key: "window", kind: "ints", min: 1, max: 10_000, help: "throughput messages in flight per sender (default 32)" },
+  conversations: { key: "conversations", kind: "int", min: 1, max: 1000, help: "many-conversations count, 2 users each (default 100)" },
+  rallies: { key: "rallies", kind: "int", min: 1, max: 100, help: "many-conversations messages in flight per conversation (default 1)" },
+  connections: { key: "connections", kind: "int", min: 1, max: 20_000, help: "sockets for the connections scenario (default 1000)" },
+  "connection-users": { key: "connectionUsers", kind: "int", min: 1, max: 1000, help: "users those sockets belong to (default 1: the per-socket cost without per-user objects)" },
+  "connect-concurrency": { key: "connectConcurrency", kind: "int", min: 1, max: 1000, help: "socket setups in flight (default 50)" },
+  "hibernate-wait": { key: "hibernateWait", kind: "number", min: 0, max: 600, help: "idle seconds before measuring hibernated memory (default 15)" },
+  "history-size": { key: "historySize", kind: "int", min: 100, max: 10_000_000, help: "messages in the history conversation (default 100000)" },
+  "history-requests": { key: "historyRequests", kind: "int", min: 1, max: 100_000, help: "page requests per position (default 200)" },
+  "fill-window": { key: "fillWindow", kind: "int", min: 1, max: 10_000, help: "messages in flight while filling history (default 128)" },
+  "cost-messages": { key: "costMessages", kind: "int", min: 1, max: 100_000, help: "messages per cost run (default 200)" },
+  "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
+  "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
+  "content-length": { key: "contentLength", kind: "int", min: 1, max: 1000, help: "characters per message (default 64)" },
+  profile: { key: "profile", kind: "flag", help: "CPU-profile the Worker isolate during measured phases (slower; see README)" },
+  verbose: { key: "verbose", kind: "flag", help: "print wrangler's output" },
+  live: { key: "live", kind: "flag", help: "serve the working tree instead of a snapshot taken at start (edits then restart the runtime mid-run)" },
+  out: { key: "out", kind: "string", help: "JSON results file (default bench/results/<timestamp>.json)" },
+};
+
+export function usage(): string {
+  const lines = ["usage: npm run bench -- [options]", ""];
+  for (const [name, spec] of Object.entries(SPECS)) lines.push(`  --${name.padEnd(20)} ${spec.help}`);
+  lines.push("  --help                 this text");
+  return lines.join("\n");
+}
+
+export class OptionError extends Error {}
+
+export function parseOptions(argv: string[]): Options | "help" {
+  const options: Options = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") return "help";
+    if (!arg.startsWith("--")) throw new OptionError(`unexpected argument ${arg}`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = SPECS[name];
+    if (!spec) throw new OptionError(`unknown option --${name}`);
+    if (spec.kind === "flag") {
+      (options[spec.key] as boolean) = eq === -1 ? true : arg.slice(eq + 1) !== "false";
+      continue;
+    }
+    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (raw === undefined) throw new OptionError(`--${name} needs a value`);
+    (options as unknown as Record<string, unknown>)[spec.key] = convert(name, spec, raw);
+  }
+  return options;
+}
+
+function convert(name: string, spec: Spec, raw: string): unknown {
+  const number = (text: string, integer: boolean) => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new OptionError(`--${name}: ${text} is not ${integer ? "an integer" : "a number"}`);
+    if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+      throw new OptionError(`--${name}: ${text} is outside ${spec.min}..${spec.max}`);
+    }
+    return n;
+  };
+  switch (spec.kind) {
+    case "int":
+      return number(raw, true);
+    case "number":
+      return number(raw, false);
+    case "ints":
+      return raw.split(",").filter(Boolean).map((t) => number(t.trim(), true));
+    case "string":
+      return raw;
+    case "scenarios": {
+      const names = raw.split(",").map((t) => t.trim()).filter(Boolean);
+      for (const n of names) if (!(ALL_SCENARIOS as readonly string[]).includes(n)) throw new OptionError(`--scenarios: unknown scenario ${n}`);
+      return names as ScenarioName[];
+    }
+    default:
+      throw new OptionError(`--${name}: unsupported`);
+  }
+}

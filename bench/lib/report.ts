@@ -1,0 +1,134 @@
+// What a scenario hands back, and how it is printed: plain-text tables for stdout, everything
+// (including per-listener detail) in the JSON file.
+import type { ConversationStats } from "./api.ts";
+
+export type Cell = string | number | boolean | null;
+
+export interface Table {
+  title: string;
+  headers: string[];
+  rows: Cell[][];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** What one run cost per message, from the conversation objects' counters (deltas over the run). */
+export interface CostRow {
+  scenario: string;
+  run: string;
+  messages: number;
+  d1_writes_per_message: number;
+  d1_rows_per_message: number;
+  d1_flushes: number;
+  storage_rows_per_message: number;
+  frames_per_message: number;
+  /** bytes the runtime workerd wrote to disk per message during the run (all objects, D1, WAL), KiB */
+  disk_kib_per_message: number;
+  /** write system calls of the runtime workerd per message during the run */
+  disk_write_calls_per_message: number;
+  /** false when a counter went backwards (an object restarted during the run): the row is not trustworthy. */
+  reliable: boolean;
+}
+
+export interface Section {
+  scenario: string;
+  params: Record<string, unknown>;
+  tables: Table[];
+  targets: TargetCheck[];
+  costs: CostRow[];
+  notes: string[];
+  /** Full detail for the JSON file. */
+  data: Record<string, unknown>;
+  error?: string;
+}
+
+export function newSection(scenario: string, params: Record<string, unknown>): Section {
+  return { scenario, params, tables: [], targets: [], costs: [], notes: [], data: {} };
+}
+
+export function fmt(value: Cell, digits = 2): string {
+  if (value === null) return "-";
+  if (typeof value === "boolean") return value ? "yes" : "NO";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "-";
+    if (Number.isInteger(value)) return String(value);
+    return value.toFixed(Math.abs(value) >= 100 ? 1 : digits);
+  }
+  return value;
+}
+
+export function renderTable(table: Table): string {
+  const cells = [table.headers, ...table.rows.map((r) => r.map((c) => fmt(c)))];
+  const widths = table.headers.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? "").length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const out = [table.title, line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  ")];
+  for (const r of cells.slice(1)) out.push(line(r as string[]));
+  return out.join("\n");
+}
+
+/**
+ * Per-message costs from counters read before and after a run. The counters live in the object's
+ * memory since its instance started, so a run is only trustworthy when every counter moved
+ * forward and the message count moved by what the run stored (`expected`, when known). Under
+ * sustained socket load the local runtime has been seen to replace the instance when the load
+ * ends (counters start again at zero), which this detects.
+ */
+export function costRow(
+  scenario: string,
+  run: string,
+  before: ConversationStats | null,
+  after: ConversationStats | null,
+  expected?: number,
+  io?: { write_bytes: number; write_syscalls: number },
+): CostRow {
+  // Disk traffic is per message the run stored (expected), which does not depend on the counters.
+  const stored = expected ?? (before && after ? after.messages - before.messages : NaN);
+  const disk_kib_per_message = io && stored > 0 ? Math.round((io.write_bytes / 1024 / stored) * 10) / 10 : NaN;
+  const disk_write_calls_per_message = io && stored > 0 ? Math.round((io.write_syscalls / stored) * 10) / 10 : NaN;
+  if (!before || !after) {
+    return { scenario, run, messages: NaN, d1_writes_per_message: NaN, d1_rows_per_message: NaN, d1_flushes: NaN, storage_rows_per_message: NaN, frames_per_message: NaN, disk_kib_per_message, disk_write_calls_per_message, reliable: false };
+  }
+  const d = (k: keyof ConversationStats) => after[k] - before[k];
+  const messages = d("messages");
+  const reliable = (Object.keys(after) as (keyof ConversationStats)[]).every((k) => after[k] >= before[k]) && (expected === undefined || messages === expected);
+  const per = (n: number) => (messages > 0 ? Math.round((n / messages) * 1000) / 1000 : NaN);
+  return {
+    scenario,
+    run,
+    messages,
+    d1_writes_per_message: per(d("d1_statements")),
+    d1_rows_per_message: per(d("d1_rows_written")),
+    d1_flushes: d("d1_flushes"),
+    storage_rows_per_message: per(d("storage_rows_written")),
+    frames_per_message: per(d("frames_sent")),
+    disk_kib_per_message,
+    disk_write_calls_per_message,
+    reliable,
+  };
+}
+
+export const ZERO_STATS: ConversationStats = {
+  messages: 0,
+  last_seq: 0,
+  frames_sent: 0,
+  d1_flushes: 0,
+  d1_statements: 0,
+  d1_rows_written: 0,
+  storage_rows_written: 0,
+};
+
+export function addStats(a: ConversationStats, b: ConversationStats): ConversationStats {
+  return {
+    messages: a.messages + b.messages,
+    last_seq: a.last_seq + b.last_seq,
+    frames_sent: a.frames_sent + b.frames_sent,
+    d1_flushes: a.d1_flushes + b.d1_flushes,
+    d1_statements: a.d1_statements + b.d1_statements,
+    d1_rows_written: a.d1_rows_written + b.d1_rows_written,
+    storage_rows_written: a.storage_rows_written + b.storage_rows_written,
+  };
+}

@@ -1,0 +1,183 @@
+// `npm run bench`: starts the Worker locally (wrangler dev, fresh D1 per scenario), runs each
+// scenario against it over 127.0.0.1, prints tables and writes bench/results/<timestamp>.json.
+// Options: `npm run bench -- --help`.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, platform, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { OptionError, parseOptions, usage, type Options, type ScenarioName } from "./lib/options.ts";
+import { newSection, renderTable, type CostRow, type Section, type Table } from "./lib/report.ts";
+import type { Context } from "./lib/scenario.ts";
+import { stopAllServers, useSourceRoot } from "./lib/server.ts";
+import { liveTree, takeSnapshot, type Snapshot } from "./lib/snapshot.ts";
+import { log, withTimeout } from "./lib/util.ts";
+import { connections } from "./scenarios/connections.ts";
+import { cost } from "./scenarios/cost.ts";
+import { fanout } from "./scenarios/fanout.ts";
+import { history } from "./scenarios/history.ts";
+import { many } from "./scenarios/many.ts";
+import { soak } from "./scenarios/soak.ts";
+import { throughput } from "./scenarios/throughput.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const RESULTS = join(import.meta.dirname, "results");
+
+const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, soak };
+
+/** An upper bound on each scenario's wall time; past it the run is abandoned (servers stopped). */
+function budgetSeconds(name: ScenarioName, o: Options): number {
+  const base = 180;
+  switch (name) {
+    case "fanout":
+      return base + o.listeners.length * (o.duration + 60);
+    case "throughput":
+      return base + o.senders.length * o.window.length * (o.duration + 60);
+    case "many":
+      return base + o.duration + o.conversations;
+    case "connections":
+      return base + o.hibernateWait + o.connections / 5;
+    case "history":
+      return base + o.historySize / 100 + o.historyRequests;
+    case "cost":
+      return base + o.costMessages;
+    case "soak":
+      return base + o.soakMinutes * 60 * 1.5;
+  }
+}
+
+function versionOf(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+function machine(tree: Snapshot) {
+  const cpu = cpus();
+  return {
+    cpu_model: cpu[0]?.model ?? "unknown",
+    cores: cpu.length,
+    memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    wrangler: versionOf("wrangler"),
+    workerd: versionOf("workerd"),
+    commit: tree.commit,
+    uncommitted_changes: tree.dirty,
+    served_from: tree.root === ROOT ? "working tree (--live)" : `snapshot ${tree.root}`,
+  };
+}
+
+function print(text: string): void {
+  process.stdout.write(text + "\n");
+}
+
+async function main(): Promise<number> {
+  let opts: Options;
+  try {
+    const parsed = parseOptions(process.argv.slice(2));
+    if (parsed === "help") {
+      print(usage());
+      return 0;
+    }
+    opts = parsed;
+  } catch (err) {
+    if (err instanceof OptionError) {
+      process.stderr.write(`${err.message}\n\n${usage()}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  mkdirSync(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const out = opts.out ?? join(RESULTS, `${stamp}.json`);
+  const ctx: Context = { opts, resultsDir: RESULTS, stamp };
+  const tree = opts.live ? liveTree() : takeSnapshot();
+  snapshot = tree;
+  useSourceRoot(tree.root);
+  const host = machine(tree);
+  const started = new Date();
+  const sections: Section[] = [];
+
+  print(`edge-chat benchmarks — ${started.toISOString()}`);
+  print(`machine: ${host.cpu_model}, ${host.cores} cores, ${host.memory_gib} GiB, ${host.os}`);
+  print(`node ${host.node}, wrangler ${host.wrangler}, workerd ${host.workerd}, commit ${host.commit}${host.uncommitted_changes ? " + uncommitted changes" : ""}, served from ${host.served_from}`);
+  print(`scenarios: ${opts.scenarios.join(", ")}${opts.profile ? " (profiled: numbers are slower than unprofiled runs)" : ""}`);
+  print("");
+
+  const save = () =>
+    writeFileSync(
+      out,
+      JSON.stringify(
+        { started_at: started.toISOString(), finished_at: new Date().toISOString(), machine: host, options: opts, sections },
+        (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
+        2,
+      ),
+    );
+
+  let failed = false;
+  for (const name of opts.scenarios) {
+    const t0 = performance.now();
+    log(`── scenario ${name}`);
+    let section: Section;
+    try {
+      section = await withTimeout(SCENARIOS[name](ctx), budgetSeconds(name, opts) * 1000, `scenario ${name}`);
+    } catch (err) {
+      failed = true;
+      section = newSection(name, {});
+      section.error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      log(`scenario ${name} failed: ${section.error}`);
+      await stopAllServers();
+    }
+    section.data.wall_seconds = Math.round((performance.now() - t0) / 100) / 10;
+    sections.push(section);
+    save();
+    for (const table of section.tables) print(renderTable(table) + "\n");
+    for (const note of section.notes) print(`note (${name}): ${note}`);
+    if (section.error) print(`scenario ${name} FAILED: ${section.error.split("\n")[0]}\n`);
+  }
+
+  const costs: CostRow[] = sections.flatMap((s) => s.costs);
+  if (costs.length > 0) {
+    const table: Table = {
+      title:
+        "Cost per message — from the conversation objects' counters over each run (D1 writes = statements; DO rows = rows written to the conversation object's storage; frames = socket frames sent), and the runtime workerd's disk writes per message (/proc/<pid>/io: every object's SQLite, D1, WAL)",
+      headers: ["scenario", "run", "messages", "D1 writes/msg", "D1 rows/msg", "D1 flushes", "DO rows/msg", "frames/msg", "counters ok", "disk KiB/msg", "write calls/msg"],
+      rows: costs.map((c) => [c.scenario, c.run, c.messages, c.d1_writes_per_message, c.d1_rows_per_message, c.d1_flushes, c.storage_rows_per_message, c.frames_per_message, c.reliable, c.disk_kib_per_message, c.disk_write_calls_per_message]),
+    };
+    print(renderTable(table) + "\n");
+  }
+  const targets = sections.flatMap((s) => s.targets.map((t) => [s.scenario, t.target, t.measured, t.met] as const));
+  if (targets.length > 0) {
+    print(renderTable({ title: "Targets", headers: ["scenario", "target", "measured", "met"], rows: targets.map((t) => [...t]) }) + "\n");
+  }
+  save();
+  print(`results: ${out} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+  return failed ? 1 : 0;
+}
+
+let snapshot: Snapshot | null = null;
+
+async function cleanUp(): Promise<void> {
+  await stopAllServers();
+  snapshot?.remove();
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping servers`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .then(async (code) => {
+    await cleanUp();
+    process.exit(code);
+  })
+  .catch(async (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await cleanUp();
+    process.exit(1);
+  });

@@ -1,0 +1,349 @@
+// 7. Soak (not part of the default run): minutes of mixed traffic on many small group
+// conversations — socket sends, REST sends, typing, reads, history pages — while sockets drop
+// (clean closes and cut connections) and come back with `sync` and resend what was not acked
+// (same client_id). At the end every client must have seen every message of its conversation
+// exactly once per seq, every send must be acked once, and the runtime's memory must be flat.
+import { ChatSocket, type Frame, type WireMessage } from "../lib/client.ts";
+import { tryStats } from "../lib/cost.ts";
+import { costRow, newSection, type Cell, type Section } from "../lib/report.ts";
+import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.ts";
+import { rssKiB } from "../lib/proc.ts";
+import { startBenchServer } from "../lib/server.ts";
+import { round, roundSummary, Samples, slope } from "../lib/stats.ts";
+import type { User } from "../lib/api.ts";
+import { log, mapLimit, sleep, until } from "../lib/util.ts";
+
+const USERS_PER_CONVERSATION = 3;
+const SENDS_PER_USER_PER_S = 1;
+const RECONNECT_EVERY_S = 30;
+const REST_SHARE = 0.05;
+const TYPING_SHARE = 0.1;
+
+interface Pending {
+  sentAt: number;
+  content: string;
+  via: "socket" | "rest";
+}
+
+interface Client {
+  user: User;
+  conversation: number;
+  conversationId: string;
+  socket: ChatSocket | null;
+  connecting: boolean;
+  synced: boolean;
+  lastLive: number;
+  seen: Set<number>;
+  pending: Map<string, Pending>;
+  nextSend: number;
+  serial: number;
+}
+
+export async function soak(ctx: Context): Promise<Section> {
+  const minutes = ctx.opts.soakMinutes;
+  const count = ctx.opts.soakConversations;
+  const content = "x".repeat(ctx.opts.contentLength);
+  const section = newSection("soak", {
+    minutes,
+    conversations: count,
+    users_per_conversation: USERS_PER_CONVERSATION,
+    sends_per_user_per_s: SENDS_PER_USER_PER_S,
+    reconnect_every_s: RECONNECT_EVERY_S,
+    rest_share: REST_SHARE,
+    typing_share: TYPING_SHARE,
+  });
+  const server = await startBenchServer({}, ctx.opts.verbose);
+  const clients: Client[] = [];
+  try {
+    const users = await server.api.loginMany("soak", count * USERS_PER_CONVERSATION, 16);
+    const ids = await mapLimit(
+      Array.from({ length: count }, (_, i) => i),
+      8,
+      (i) => server.api.createGroup(users[i * USERS_PER_CONVERSATION]!, users.slice(i * USERS_PER_CONVERSATION + 1, (i + 1) * USERS_PER_CONVERSATION), `soak-${i}`),
+    );
+    for (let i = 0; i < users.length; i++) {
+      const conversation = Math.floor(i / USERS_PER_CONVERSATION);
+      clients.push({ user: users[i]!, conversation, conversationId: ids[conversation]!, socket: null, connecting: false, synced: false, lastLive: 0, seen: new Set(), pending: new Map(), nextSend: 0, serial: 0 });
+    }
+
+    const ackLatency = new Samples();
+    const deliveryLatency = new Samples();
+    const sentAtByClientId = new Map<string, number>();
+    const seqOfClientId = ids.map(() => new Map<string, number>());
+    const errors: Record<string, number> = {};
+    const counters = { socketSends: 0, restSends: 0, resends: 0, acks: 0, duplicateAcks: 0, reconnects: 0, cuts: 0, closes: 0, backwards: 0, idempotencyViolations: 0, typing: 0, reads: 0, historyPages: 0, restFailures: 0, connectFailures: 0 };
+
+    const observe = (c: Client, m: WireMessage) => {
+      c.seen.add(m.seq);
+      if (m.client_id && m.sender_id) {
+        const key = `${m.sender_id}/${m.client_id}`;
+        const known = seqOfClientId[c.conversation]!.get(key);
+        if (known === undefined) seqOfClientId[c.conversation]!.set(key, m.seq);
+        else if (known !== m.seq) counters.idempotencyViolations++;
+      }
+    };
+    const watermark = (c: Client) => {
+      let w = 0;
+      while (c.seen.has(w + 1)) w++;
+      return w;
+    };
+
+    const connect = async (c: Client): Promise<void> => {
+      if (c.connecting) return;
+      c.connecting = true;
+      c.synced = false;
+      try {
+        const socket = await ChatSocket.open(server.url, c.conversationId, c.user.token, 15_000);
+        c.socket = socket;
+        c.lastLive = 0;
+        socket.on((frame: Frame, at: number) => {
+          if (c.socket !== socket) return;
+          switch (frame.type) {
+            case "message.new": {
+              const m = frame.message as WireMessage;
+              if (m.seq <= c.lastLive) counters.backwards++;
+              c.lastLive = Math.max(c.lastLive, m.seq);
+              if (!c.seen.has(m.seq) && m.sender_id !== c.user.id && m.client_id) {
+                const sentAt = sentAtByClientId.get(`${m.sender_id}/${m.client_id}`);
+                if (sentAt !== undefined) deliveryLatency.push(at - sentAt);
+              }
+              observe(c, m);
+              break;
+            }
+            case "sync.batch":
+              for (const m of frame.messages as WireMessage[]) observe(c, m);
+              break;
+            case "sync.done":
+              c.synced = true;
+              break;
+            case "message.ack": {
+              const cid = frame.client_id as string;
+              const pending = c.pending.get(cid);
+              if (pending) {
+                c.pending.delete(cid);
+                counters.acks++;
+                ackLatency.push(at - pending.sentAt);
+              } else counters.duplicateAcks++;
+              observe(c, frame.message as WireMessage);
+              break;
+            }
+            case "error":
+              errors[String(frame.code)] = (errors[String(frame.code)] ?? 0) + 1;
+              break;
+          }
+        });
+        // Catch up on what happened while away, then resend whatever was never acked (same client_id).
+        socket.send({ type: "sync", after_seq: watermark(c), ref: "sync" });
+        for (const [cid, p] of c.pending) {
+          if (p.via !== "socket") continue;
+          counters.resends++;
+          socket.send({ type: "message.send", client_id: cid, content: p.content });
+        }
+      } catch {
+        counters.connectFailures++;
+      } finally {
+        c.connecting = false;
+      }
+    };
+
+    const sendOne = (c: Client, now: number) => {
+      const cid = `s${c.serial++}`;
+      const key = `${c.user.id}/${cid}`;
+      sentAtByClientId.set(key, now);
+      if (Math.random() < REST_SHARE) {
+        c.pending.set(cid, { sentAt: now, content, via: "rest" });
+        counters.restSends++;
+        const post = async (attempt: number): Promise<void> => {
+          try {
+            const m = await server.api.request<WireMessage>("POST", `/api/v1/conversations/${c.conversationId}/messages`, c.user.token, { content, client_id: cid });
+            if (c.pending.delete(cid)) {
+              counters.acks++;
+              ackLatency.push(performance.now() - now);
+            }
+            observe(c, m);
+          } catch {
+            counters.restFailures++;
+            if (attempt < 5) {
+              await sleep(200);
+              return post(attempt + 1);
+            }
+          }
+        };
+        void post(0);
+        return;
+      }
+      if (!c.socket || c.socket.closed) return;
+      c.pending.set(cid, { sentAt: now, content, via: "socket" });
+      counters.socketSends++;
+      c.socket.send({ type: "message.send", client_id: cid, content });
+      if (Math.random() < TYPING_SHARE) {
+        counters.typing++;
+        c.socket.send({ type: "typing.start" });
+      }
+    };
+
+    log(`soak: connecting ${clients.length} clients to ${count} conversations`);
+    await mapLimit(clients, 20, connect);
+    const before = await tryStats(server.api, server.admin, ids);
+    const memory: { t: number; runtime_kib: number; proxy_kib: number; client_kib: number }[] = [];
+    const durationMs = minutes * 60_000;
+    const sampleEveryMs = Math.max(5_000, Math.min(30_000, durationMs / 20));
+
+    log(`soak: ${minutes} min of mixed traffic`);
+    const phase = await measured(ctx, server, section, `${minutes} min`, async () => {
+      const start = performance.now();
+      const end = start + durationMs;
+      let nextSample = start;
+      let nextSecond = start;
+      while (performance.now() < end) {
+        const now = performance.now();
+        for (const c of clients) {
+          if (now >= c.nextSend) {
+            if (c.synced) sendOne(c, now);
+            c.nextSend = now + (1000 / SENDS_PER_USER_PER_S) * (0.5 + Math.random());
+          }
+        }
+        if (now >= nextSecond) {
+          nextSecond += 1000;
+          for (const c of clients) {
+            if (c.connecting || !c.socket) continue;
+            if (Math.random() < 1 / RECONNECT_EVERY_S) {
+              const old = c.socket;
+              c.socket = null;
+              c.synced = false;
+              counters.reconnects++;
+              if (Math.random() < 0.5) {
+                counters.cuts++;
+                old.terminate();
+              } else {
+                counters.closes++;
+                void old.close();
+              }
+              setTimeout(() => void connect(c), Math.random() * 500);
+            } else if (Math.random() < 0.2 && c.synced) {
+              counters.reads++;
+              c.socket.send({ type: "read" });
+            }
+          }
+          // One REST history page a second, from a random client.
+          const c = clients[Math.floor(Math.random() * clients.length)]!;
+          counters.historyPages++;
+          void server.api.history(c.user, c.conversationId, "limit=50").catch(() => counters.restFailures++);
+          // Sockets that failed to come back get another try.
+          for (const c2 of clients) if (!c2.socket && !c2.connecting) void connect(c2);
+        }
+        if (now >= nextSample) {
+          nextSample += sampleEveryMs;
+          const sample = { t: Math.round((now - start) / 1000), runtime_kib: rssKiB(server.processes.runtime!), proxy_kib: rssKiB(server.processes.proxy!), client_kib: Math.round(process.memoryUsage().rss / 1024) };
+          memory.push(sample);
+          const pending = clients.reduce((a, c) => a + c.pending.size, 0);
+          log(`soak: t=${sample.t}s runtime ${sample.runtime_kib} KiB, proxy ${sample.proxy_kib} KiB, sent ${counters.socketSends + counters.restSends}, acked ${counters.acks}, pending ${pending}, reconnects ${counters.reconnects}`);
+        }
+        await sleep(20);
+      }
+      // Wind down: everyone reconnected and synced, every send answered (bounded).
+      for (const c of clients) if (!c.socket && !c.connecting) void connect(c);
+      await until(() => clients.every((c) => c.synced), 30_000, 50);
+      for (const c of clients) {
+        for (const [cid, p] of c.pending) {
+          if (p.via === "socket" && c.socket) {
+            counters.resends++;
+            c.socket.send({ type: "message.send", client_id: cid, content: p.content });
+          }
+        }
+      }
+      await until(() => clients.every((c) => c.pending.size === 0), 30_000, 50);
+    });
+    await sleep(1_000);
+    memory.push({ t: Math.round(durationMs / 1000), runtime_kib: rssKiB(server.processes.runtime!), proxy_kib: rssKiB(server.processes.proxy!), client_kib: Math.round(process.memoryUsage().rss / 1024) });
+    const after = await tryStats(server.api, server.admin, ids, (err) => section.notes.push(`cost counters unavailable (${String(err)})`));
+    // Each conversation's last seq from its object; if that cannot be read, the highest any client saw.
+    const lastSeq = await mapLimit(ids, 8, async (id, i) => {
+      try {
+        return (await server.api.stats(server.admin, id)).last_seq;
+      } catch {
+        section.notes.push(`conversation ${i}: last seq read from the clients, not the object`);
+        return Math.max(0, ...clients.filter((c) => c.conversation === i).flatMap((c) => [...c.seen]));
+      }
+    });
+    // Every client must have seen every seq of its conversation (live frames plus the syncs after reconnects).
+    let lost = 0;
+    for (const c of clients) {
+      const final = lastSeq[c.conversation]!;
+      for (let s = 1; s <= final; s++) if (!c.seen.has(s)) lost++;
+    }
+    const unacked = clients.reduce((a, c) => a + c.pending.size, 0);
+    const sent = counters.socketSends + counters.restSends;
+    const messagesStored = lastSeq.reduce((a, b) => a + b, 0);
+    const cost = costRow("soak", `${minutes} min`, before, after, undefined, phase.cpu.runtime_io);
+    section.costs.push(cost);
+
+    // Memory: the first quarter is warm-up; flat means the rest grows by less than 10 %.
+    const settledFrom = memory.find((m) => m.t >= (durationMs / 1000) * 0.25) ?? memory[0]!;
+    const last = memory[memory.length - 1]!;
+    const growth = (last.runtime_kib - settledFrom.runtime_kib) / settledFrom.runtime_kib;
+    const slopeKiBPerMin = slope(memory.filter((m) => m.t >= settledFrom.t).map((m) => ({ x: m.t / 60, y: m.runtime_kib })));
+    const ack = ackLatency.summary();
+    const delivery = deliveryLatency.summary();
+    const rows: Cell[][] = [
+      [
+        minutes,
+        count,
+        clients.length,
+        sent,
+        counters.restSends,
+        messagesStored,
+        counters.acks,
+        counters.reconnects,
+        lost,
+        counters.idempotencyViolations,
+        counters.backwards,
+        unacked,
+        ack.p50,
+        ack.p99,
+        delivery.p50,
+        delivery.p99,
+        ...cpuCells(phase.cpu),
+      ],
+    ];
+    section.tables.push({
+      title: `Soak: ${minutes} min, ${count} conversations × ${USERS_PER_CONVERSATION} users, ~${SENDS_PER_USER_PER_S} msg/s per user (5 % REST), a reconnect per socket every ~${RECONNECT_EVERY_S} s (ms)`,
+      headers: ["min", "convs", "clients", "sent", "via REST", "stored", "acked", "reconnects", "lost", "dup", "ooo", "unacked", "ack p50", "ack p99", "recv p50", "recv p99", ...CPU_HEADERS],
+      rows,
+    });
+    section.tables.push({
+      title: "Soak: resident memory (KiB) over time",
+      headers: ["t (s)", "runtime workerd", "proxy workerd", "bench client"],
+      rows: memory.map((m) => [m.t, m.runtime_kib, m.proxy_kib, m.client_kib]),
+    });
+    section.targets.push({
+      target: "soak: nothing lost, nothing duplicated, every send acked",
+      measured: `lost ${lost}, duplicate messages ${counters.idempotencyViolations}, out of order ${counters.backwards}, unacked ${unacked}, stored ${messagesStored} of ${sent} sent`,
+      met: lost === 0 && counters.idempotencyViolations === 0 && counters.backwards === 0 && unacked === 0 && messagesStored === sent,
+    });
+    section.targets.push({
+      target: "soak: runtime memory flat (< 10 % growth after the first quarter)",
+      measured: `${settledFrom.runtime_kib} → ${last.runtime_kib} KiB (${(growth * 100).toFixed(1)} %), slope ${round(slopeKiBPerMin / 1024, 1)} MiB/min`,
+      met: growth < 0.1,
+    });
+    section.data = {
+      ...section.data,
+      counters,
+      errors,
+      sent,
+      stored: messagesStored,
+      lost,
+      unacked,
+      ack_latency_ms: roundSummary(ack),
+      delivery_latency_ms: roundSummary(delivery),
+      memory,
+      memory_growth_after_warmup: growth,
+      memory_slope_kib_per_min: slopeKiBPerMin,
+      cost,
+    };
+  } finally {
+    for (const c of clients) c.socket?.terminate();
+    await server.stop();
+  }
+  return section;
+}
