@@ -79,7 +79,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.applySnapshot(snapshot);
     const result = this.chat.read(actor, upToSeq);
     // The REST caller may list or count unread right after this returns: let D1 catch up first.
-    if (result.ok) await this.chat.summary.kick();
+    if (result.ok) await this.chat.summary.settle();
     return result;
   }
 
@@ -211,6 +211,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     for (const userId of this.chat.typing.expire()) this.chat.broadcastTyping(userId, false);
+    this.chat.inboxes.flush();
     if (this.chat.summary.pending) await this.chat.summary.kick();
     await this.scheduleAlarm();
   }
@@ -293,9 +294,9 @@ export class ConversationDO extends DurableObject<Env> {
     hub.broadcast({ type: "presence", user_id: identity.userId, online: false }, ws);
   }
 
-  /** One alarm serves typing expiry and summary retries: it is set for whichever comes first. */
+  /** One alarm serves typing expiry, summary retries and follow-up rounds: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
-    const candidates = [this.chat.typing.nextExpiry(), this.chat.summary.retryAt].filter((t): t is number => t !== null);
+    const candidates = [this.chat.typing.nextExpiry(), this.chat.summary.retryAt, this.chat.inboxes.followUpAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();

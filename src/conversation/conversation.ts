@@ -65,13 +65,13 @@ export class Conversation {
   readonly attachments: AttachmentRegistry;
   readonly summary: SummaryMirror;
   readonly meter: CostMeter;
-  private readonly inboxes: InboxNotifier;
+  readonly inboxes: InboxNotifier;
 
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
     readonly config: Config,
-    onRetryScheduled: () => void,
+    requestAlarm: () => void,
   ) {
     const sql = ctx.storage.sql;
     const state = new StateStore(sql);
@@ -86,8 +86,8 @@ export class Conversation {
     this.receipts = new Receipts(sql);
     this.attachments = new AttachmentRegistry(sql);
     this.meter = new CostMeter(sql);
-    this.inboxes = new InboxNotifier(env);
-    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, onRetryScheduled, this.meter);
+    this.inboxes = new InboxNotifier(env, requestAlarm);
+    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, requestAlarm, this.meter);
   }
 
   transaction<T>(work: () => T): T {

@@ -15,7 +15,13 @@ export class InboxNotifier {
   private readonly told = new Map<string, number>();
   private running: Promise<void> | null = null;
 
-  constructor(private readonly env: Env) {}
+  /** Set when a round ended with more queued: the alarm sends it (see drain). */
+  followUpAt: number | null = null;
+
+  constructor(
+    private readonly env: Env,
+    private readonly onFollowUp: () => void,
+  ) {}
 
   queue(userId: string, conversationId: string, unreadCount: number, message?: Message): void {
     if (!message && !this.pending.has(userId) && this.told.get(userId) === unreadCount) return;
@@ -24,17 +30,30 @@ export class InboxNotifier {
     entry.unreadCount = unreadCount;
     if (message) entry.messages.push(message);
     this.pending.set(userId, entry);
-    this.running ??= this.drain().finally(() => {
+    this.flush();
+  }
+
+  /** Starts a round unless one is in flight (which leaves what is queued meanwhile to a follow-up). */
+  flush(): void {
+    this.followUpAt = null;
+    this.running ??= this.round().finally(() => {
       this.running = null;
     });
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.size > 0) {
-      const round = [...this.pending];
-      this.pending.clear();
-      const results = await Promise.allSettled(round.map(([userId, activity]) => inboxStub(this.env, userId).conversationActivity(activity)));
-      for (const r of results) if (r.status === "rejected") console.error("inbox notification failed", r.reason);
+  /**
+   * One round of calls. Updates queued while it is in flight wait for the next event (a send or
+   * the alarm): one promise chain looping for as long as traffic lasted got the object's
+   * execution context cancelled under sustained load.
+   */
+  private async round(): Promise<void> {
+    const batch = [...this.pending];
+    this.pending.clear();
+    const results = await Promise.allSettled(batch.map(([userId, activity]) => inboxStub(this.env, userId).conversationActivity(activity)));
+    for (const r of results) if (r.status === "rejected") console.error("inbox notification failed", r.reason);
+    if (this.pending.size > 0) {
+      this.followUpAt = Date.now();
+      this.onFollowUp();
     }
   }
 }

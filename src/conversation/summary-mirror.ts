@@ -41,7 +41,7 @@ export class SummaryMirror {
     private readonly members: Members,
     private readonly attachmentRegistry: AttachmentRegistry,
     private readonly conversationId: () => string | null,
-    private readonly onRetryScheduled: () => void,
+    private readonly requestAlarm: () => void,
     private readonly meter: CostMeter,
   ) {
     this.mirroredSeq = Number(state.get("mirrored_seq") ?? 0);
@@ -73,20 +73,29 @@ export class SummaryMirror {
     return this.running;
   }
 
+  /** Until D1 has everything written so far (a round already in flight may predate it). */
+  async settle(): Promise<void> {
+    await this.kick();
+    if (this.pending) await this.kick();
+  }
+
+  /**
+   * One round. What arrives meanwhile goes in the next round, started from a new event (the
+   * next send, or an alarm set for now): a promise chain that looped for as long as traffic
+   * lasted got the object's execution context cancelled under sustained load.
+   */
   private async drain(): Promise<void> {
-    while (this.pending) {
-      try {
-        if (!(await this.flushOnce())) return;
-        this.failures = 0;
-        this.retryAt = null;
-      } catch (err) {
-        this.failures++;
-        this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
-        console.error("conversation summary write to D1 failed; will retry", err);
-        this.onRetryScheduled();
-        return;
-      }
+    if (!this.pending) return;
+    try {
+      if (!(await this.flushOnce())) return;
+      this.failures = 0;
+      this.retryAt = this.pending ? Date.now() : null;
+    } catch (err) {
+      this.failures++;
+      this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
+      console.error("conversation summary write to D1 failed; will retry", err);
     }
+    if (this.retryAt !== null) this.requestAlarm();
   }
 
   /** Returns false when there is nothing it can write yet (no conversation id known). */
