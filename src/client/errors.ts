@@ -35,6 +35,7 @@ export function codeForStatus(status: number): ErrorCode {
   return "INTERNAL";
 }
 
+/** DESIGN.md's table again: the SDK imports nothing at run time from the server's modules. */
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   AUTHENTICATION_REQUIRED: 401,
   INVALID_TOKEN: 401,

@@ -1,25 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { ERROR_STATUS, type ErrorCode } from "../lib/errors";
 
-export const ErrorCodeSchema = z.enum([
-  "AUTHENTICATION_REQUIRED",
-  "INVALID_TOKEN",
-  "CHAT_ACCESS_DENIED",
-  "NOT_FRIENDS",
-  "BLOCKED",
-  "FORBIDDEN",
-  "CONVERSATION_NOT_FOUND",
-  "MESSAGE_NOT_FOUND",
-  "USER_NOT_FOUND",
-  "NOT_FOUND",
-  "VALIDATION_ERROR",
-  "CONVERSATION_CLOSED",
-  "OFFER_NOT_PENDING",
-  "FILE_TOO_LARGE",
-  "PAYLOAD_TOO_LARGE",
-  "UNSUPPORTED_FILE_TYPE",
-  "RATE_LIMIT_EXCEEDED",
-  "INTERNAL",
-]);
+/** The documented codes, from the one table that also gives their statuses. */
+export const ErrorCodeSchema = z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]);
 
 export const ErrorSchema = z
   .object({
