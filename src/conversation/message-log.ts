@@ -28,6 +28,13 @@ export interface NewMessage {
   attachment?: Attachment | null;
 }
 
+/**
+ * SQLite stores text as UTF-8, where a lone UTF-16 surrogate becomes U+FFFD: normalising
+ * first keeps what is acked and broadcast identical to what a later sync replays, and keeps
+ * client_id lookups exact.
+ */
+const wellFormed = <T extends string | null>(text: T): T => (text === null ? text : (text.toWellFormed() as T));
+
 /** The ordered, append-only message log. `seq` is assigned here: last + 1, never reused. */
 export class MessageLog {
   private last: number;
@@ -51,11 +58,11 @@ export class MessageLog {
       id: newId("msg"),
       sender_id: input.senderId,
       type: input.type,
-      content: input.content,
+      content: wellFormed(input.content),
       data: input.data ? JSON.stringify(input.data) : null,
       reply_to: input.replyTo,
       attachment: input.attachment ? JSON.stringify(input.attachment) : null,
-      client_id: input.clientId,
+      client_id: wellFormed(input.clientId),
       created_at: nowIso(now),
       edited_at: null,
       deleted_at: null,
@@ -79,7 +86,7 @@ export class MessageLog {
   }
 
   edit(seq: number, content: string, at: string): void {
-    this.sql.exec("UPDATE messages SET content = ?, edited_at = ? WHERE seq = ?", content, at, seq);
+    this.sql.exec("UPDATE messages SET content = ?, edited_at = ? WHERE seq = ?", wellFormed(content), at, seq);
   }
 
   /** Soft delete: the row stays (seq stays gapless) but content, data and attachment are withheld. */
@@ -96,7 +103,7 @@ export class MessageLog {
   }
 
   byClientId(senderId: string, clientId: string): Message | null {
-    return this.first("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?", senderId, clientId);
+    return this.first("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?", senderId, wellFormed(clientId));
   }
 
   byId(id: string): Message | null {

@@ -30,7 +30,7 @@ export class OfferDesk {
     if (minor === null) return invalidField("amount", "must be positive with at most 2 decimals");
     const currency = input.currency ?? c.config.defaultCurrency;
     const result = c.withMessageToken(actor, () =>
-      this.appendOffer(actor.id, { minor, currency, productId: input.product_id ?? null, counterOf: null, text: input.message, clientId: input.client_id ?? null }),
+      this.appendOffer(actor.id, { minor, currency, productId: input.product_id?.toWellFormed() ?? null, counterOf: null, text: input.message, clientId: input.client_id ?? null }),
     );
     if (!result.ok) return result;
     c.publish([result.value], origin);

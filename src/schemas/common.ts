@@ -44,3 +44,13 @@ export function errorResponses(...statuses: number[]) {
   };
   return Object.fromEntries(statuses.map((s) => [s, jsonResponse(ErrorSchema, descriptions[s] ?? "Error")]));
 }
+
+/**
+ * An http(s) URL stored as given. Whitespace and control characters are refused rather than
+ * silently dropped by the URL parser, so what is stored is what was checked.
+ */
+export const HttpUrl = z
+  .string()
+  .max(2048)
+  .regex(/^[^\s\u0000-\u001f\u007f]+$/, "must not contain spaces or control characters")
+  .pipe(z.url({ protocol: /^https?$/ }));

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { boundedObject, IdSchema, IsoTime } from "./common";
+import { boundedObject, HttpUrl, IdSchema, IsoTime } from "./common";
 import { MessageSchema } from "./messages";
 
 export const ParticipantRoleSchema = z.enum(["buyer", "seller", "client", "provider", "member"]);
@@ -13,7 +13,7 @@ export const ContextSchema = z
     title: z.string().max(200).optional(),
     price: z.number().nonnegative().optional(),
     currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO-4217 code such as USD").optional(),
-    image_url: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+    image_url: HttpUrl.optional(),
   })
   .openapi("ConversationContext");
 export type ConversationContext = z.infer<typeof ContextSchema>;

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { IsoTime } from "./common";
+import { HttpUrl, IsoTime } from "./common";
 
 export const UserSchema = z
   .object({
@@ -13,7 +13,7 @@ export const UserSchema = z
 export type User = z.infer<typeof UserSchema>;
 
 const Name = z.string().trim().min(1).max(100);
-const AvatarUrl = z.url({ protocol: /^https?$/ }).max(2048);
+const AvatarUrl = HttpUrl;
 
 export const LoginBodySchema = z
   .object({
