@@ -10,6 +10,7 @@ export default defineConfig(async () => ({
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           // Room for the concurrency tests (50 messages per sender); the rate-limit tests go past it.
           RATE_MESSAGES_PER_MIN: "120",
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "20261121",
           // Every test request comes from the same (absent) address; the per-IP tests pass their
           // own low limits and addresses through worker.fetch.
           RATE_LOGINS_PER_MIN_PER_IP: "100000",
@@ -19,7 +20,7 @@ export default defineConfig(async () => ({
     }),
   ],
   test: {
-    setupFiles: ["./test/helpers/apply-migrations.ts"],
+    setupFiles: ["./test/helpers/apply-migrations.ts", "./test/helpers/fuzz-seed.ts"],
     include: ["test/integration/**/*.test.ts", "test/unit/**/*.test.ts"],
     testTimeout: 20_000,
   },

@@ -4,6 +4,7 @@ declare global {
   namespace Cloudflare {
     interface Env extends AppBindings {
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+      FUZZ_SEED: string;
     }
     interface GlobalProps {
       mainModule: typeof import("../src/index");
