@@ -14,8 +14,9 @@ export class TypingState {
 
   /** Returns true when the user was typing. */
   stop(userId: string, now = Date.now()): boolean {
+    // Called on every send: only a typist costs a write (expired rows go with the alarm).
     const wasTyping = this.isTyping(userId, now);
-    this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId);
+    if (wasTyping) this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId);
     return wasTyping;
   }
 

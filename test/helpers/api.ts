@@ -128,7 +128,7 @@ export function listMessages(user: { token: string }, conversationId: string, qu
 export async function history(user: { token: string }, conversationId: string): Promise<any[]> {
   const all: any[] = [];
   let after = 0;
-  for (let page = 0; page < 20; page++) {
+  for (let page = 0; page < 50; page++) {
     const { status, body } = await listMessages(user, conversationId, `?after_seq=${after}&limit=100`);
     expect(status).toBe(200);
     all.push(...body.messages);

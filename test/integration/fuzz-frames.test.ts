@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { MessageSchema } from "../../src/schemas/messages";
 import { OfferSchema } from "../../src/schemas/offers";
-import { callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
+import { callJson, direct, history, login, sendRest, type TestUser } from "../helpers/api";
 import { connect, type Frame, type TestSocket } from "../helpers/sockets";
 
 // Property-based tests over conversation socket frames (DESIGN.md, Realtime): every input is
@@ -379,18 +379,6 @@ async function seeded(): Promise<Seeded> {
   };
 }
 
-async function fullHistory(user: TestUser, id: string): Promise<any[]> {
-  const all: any[] = [];
-  let after = 0;
-  for (let page = 0; page < 50; page++) {
-    const { status, body } = await callJson(`/api/v1/conversations/${id}/messages?after_seq=${after}&limit=100`, { token: user.token });
-    expect(status).toBe(200);
-    all.push(...body.messages);
-    if (!body.has_more) return all;
-    after = body.messages[body.messages.length - 1].seq;
-  }
-  throw new Error("history did not end");
-}
 
 // ── The model the replies are checked against ──
 
@@ -664,7 +652,7 @@ async function runBatch(generated: Generated[], stats: Stats): Promise<void> {
     expect(socket.frames.slice(at), "frames after the last barrier").toEqual([]);
 
     // The log is gapless and holds exactly what the socket announced, in its final state.
-    const log = await fullHistory(alice, conversation.id);
+    const log = await history(alice, conversation.id);
     expect(log.map((m) => m.seq)).toEqual(Array.from({ length: model.lastSeq }, (_, i) => i + 1));
     expect(log).toEqual(model.ordered());
     // Still open at the end: the free exact ping is answered (the ref'd barriers above were
@@ -757,7 +745,7 @@ describe("fuzzing socket frames", () => {
         const closed = await socket.waitClosed();
         expect(closed.code).toBe(1009);
         expect(socket.frames.slice(1)).toEqual([{ type: "error", code: "PAYLOAD_TOO_LARGE", message: expect.any(String) }]);
-        expect(await fullHistory(alice, conversation.id)).toEqual(conversation.messages);
+        expect(await history(alice, conversation.id)).toEqual(conversation.messages);
       },
       6,
     );

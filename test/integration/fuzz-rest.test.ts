@@ -7,7 +7,7 @@ import { ConversationListSchema, ConversationSchema } from "../../src/schemas/co
 import { HistoryResponseSchema, MessageSchema, ReadResponseSchema } from "../../src/schemas/messages";
 import { BlockSchema, FriendRequestSchema, PresenceListSchema } from "../../src/schemas/social";
 import { UserListSchema, UserSchema } from "../../src/schemas/users";
-import { BASE, callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
+import { BASE, callJson, direct, history, login, sendRest, type TestUser } from "../helpers/api";
 
 // Property-based tests over REST bodies, content types, path segments and query strings. Every
 // response must be JSON: a 2xx whose body fits the documented schema and agrees with a model of
@@ -300,18 +300,6 @@ type Actor = "alice" | "bob" | "carol";
 let runCounter = 0;
 const runId = () => `${Date.now().toString(36)}-${++runCounter}-${Math.random().toString(36).slice(2, 7)}`;
 
-async function fullHistory(user: TestUser, id: string): Promise<any[]> {
-  const all: any[] = [];
-  let after = 0;
-  for (let page = 0; page < 50; page++) {
-    const { status, body } = await callJson(`/api/v1/conversations/${id}/messages?after_seq=${after}&limit=100`, { token: user.token });
-    expect(status).toBe(200);
-    all.push(...body.messages);
-    if (!body.has_more) return all;
-    after = body.messages[body.messages.length - 1].seq;
-  }
-  throw new Error("history did not end");
-}
 
 // ════════════════════════════════════════════════════════════════════════════════════════════
 // Message endpoints: POST messages, PATCH messages, POST read, POST offers, POST respond, GET history
@@ -666,7 +654,7 @@ async function runMessageRequests(requests: MessageRequest[], stats: Stats): Pro
   }
 
   // The stored log is gapless and is exactly what the successful responses said, nothing more.
-  const log = await fullHistory(alice, id);
+  const log = await history(alice, id);
   expect(log.map((m) => m.seq)).toEqual(Array.from({ length: model.lastSeq }, (_, i) => i + 1));
   for (const m of log) model.check(m, "final history");
   expect(model.derived.size).toBe(0);
