@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { DEV_VARS } from "./src/lib/dev-defaults.ts";
 
 export default defineConfig(async () => ({
   plugins: [
@@ -7,6 +8,8 @@ export default defineConfig(async () => ({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: {
+          // What `npm run dev` puts in .dev.vars: wrangler.toml itself has no login and no secret.
+          ...DEV_VARS,
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           // Room for the concurrency tests (50 messages per sender); the rate-limit tests go past it.
           RATE_MESSAGES_PER_MIN: "120",

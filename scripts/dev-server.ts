@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEV_VARS } from "../src/lib/dev-defaults.ts";
 
 export interface DevServer {
   url: string;
@@ -16,7 +17,7 @@ export interface DevServer {
 }
 
 export interface DevServerOptions {
-  /** `[vars]` overrides, passed as `--var NAME:value`. */
+  /** `[vars]` overrides, passed as `--var NAME:value` (over the development values `npm run dev` uses). */
   vars?: Record<string, string | number>;
   /** Seconds to wait for /health. */
   timeoutSeconds?: number;
@@ -50,7 +51,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
   const port = await freePort();
-  const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const vars = Object.entries({ ...DEV_VARS, ...options.vars }).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const child: ChildProcess = spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--inspector-port", "0", "--show-interactive-dev-session=false", ...vars],

@@ -1,10 +1,8 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
 import type { Env, Identity } from "../env";
 import { readConfig } from "../lib/config";
+import { DEV_JWT_SECRET } from "../lib/dev-defaults";
 import { AppError } from "../lib/errors";
-
-/** The value wrangler.toml ships for development. A production Worker refuses to use it. */
-export const DEV_JWT_SECRET = "dev-only-secret-change-me-with-wrangler-secret-put";
 
 /** Asymmetric algorithms accepted from an external identity provider. "none" and HS* never are. */
 const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
@@ -20,14 +18,14 @@ function keySetFor(url: string): ReturnType<typeof createRemoteJWKSet> {
   return set;
 }
 
-/** The HS256 key, or an INTERNAL error when production would otherwise sign with the dev default. */
+/** The HS256 key, or an INTERNAL error when a deployment would otherwise sign with the development value. */
 export function signingKey(env: Env): Uint8Array {
   const secret = env.JWT_SECRET;
-  if (!secret || (readConfig(env).production && secret === DEV_JWT_SECRET)) {
+  if (!secret || (!readConfig(env).development && secret === DEV_JWT_SECRET)) {
     console.error(
       secret
-        ? "JWT_SECRET is the development default in production: run `wrangler secret put JWT_SECRET --env production`"
-        : "JWT_SECRET is not set: run `wrangler secret put JWT_SECRET --env production`",
+        ? "JWT_SECRET is the development value outside local development: run `wrangler secret put JWT_SECRET`"
+        : "JWT_SECRET is not set: run `wrangler secret put JWT_SECRET`",
     );
     throw new AppError("INTERNAL", "server is not configured for authentication");
   }

@@ -3,7 +3,8 @@ import type { Env } from "../env";
 /** The tunables of wrangler.toml [vars], parsed once per call site with their documented defaults. */
 export interface Config {
   devLogin: boolean;
-  production: boolean;
+  /** Local development (`.dev.vars` of `npm run dev`): the only place the development JWT_SECRET is accepted. */
+  development: boolean;
   tokenTtlSeconds: number;
   adminEmails: Set<string>;
   dmPolicy: "open" | "friends";
@@ -21,8 +22,9 @@ function positiveInt(raw: string | undefined, fallback: number): number {
 
 export function readConfig(env: Env): Config {
   return {
-    devLogin: (env.DEV_LOGIN ?? "true").toLowerCase() === "true",
-    production: env.ENVIRONMENT === "production",
+    // Off unless explicitly enabled: a deployment without the variable has no development login.
+    devLogin: env.DEV_LOGIN?.toLowerCase() === "true",
+    development: env.ENVIRONMENT === "development",
     tokenTtlSeconds: positiveInt(env.TOKEN_TTL_SECONDS, 86_400),
     adminEmails: new Set(
       (env.ADMIN_EMAILS ?? "")

@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { SignJWT, type JWTPayload } from "jose";
 import { expect } from "vitest";
 import worker from "../../src/index";
+import { DEV_JWT_SECRET } from "../../src/lib/dev-defaults";
 
 export const BASE = "http://chat.test";
 
@@ -50,7 +51,7 @@ export async function callJson<T = any>(path: string, init: CallInit = {}): Prom
  * cf-connecting-ip), waiting for its waitUntil work. `target` is a path (built like `call`) or a
  * ready Request.
  */
-export async function fetchWith(overrides: Record<string, string>, target: string | Request, init: CallInit & { ip?: string } = {}): Promise<Response> {
+export async function fetchWith(overrides: Record<string, string | undefined>, target: string | Request, init: CallInit & { ip?: string } = {}): Promise<Response> {
   const { ip, ...rest } = init;
   const request = typeof target === "string" ? buildRequest(target, rest) : target;
   if (ip) request.headers.set("cf-connecting-ip", ip);
@@ -61,7 +62,7 @@ export async function fetchWith(overrides: Record<string, string>, target: strin
 }
 
 /** `fetchWith`, with the body read as text and parsed as JSON when there is one. */
-export async function callWith(overrides: Record<string, string>, target: string | Request, init: CallInit & { ip?: string } = {}) {
+export async function callWith(overrides: Record<string, string | undefined>, target: string | Request, init: CallInit & { ip?: string } = {}) {
   const response = await fetchWith(overrides, target, init);
   const text = await response.text();
   return { status: response.status, text, body: (text ? JSON.parse(text) : null) as any, response };
@@ -140,8 +141,8 @@ export async function history(user: { token: string }, conversationId: string): 
 
 // ── self-signed tokens ──
 
-/** wrangler.toml [vars] JWT_SECRET: the development default. */
-export const DEV_SECRET = "dev-only-secret-change-me-with-wrangler-secret-put";
+/** The JWT_SECRET of local development (and of these tests). */
+export const DEV_SECRET = DEV_JWT_SECRET;
 export const secretKey = (secret = DEV_SECRET) => new TextEncoder().encode(secret);
 export const nowSec = () => Math.floor(Date.now() / 1000);
 

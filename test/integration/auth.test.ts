@@ -360,9 +360,13 @@ describe("admin role", () => {
   });
 });
 
-describe("production guard", () => {
-  it("refuses to sign with the development secret in production: 500 INTERNAL without a stack", async () => {
-    const result = await callWith({ ENVIRONMENT: "production", DEV_LOGIN: "true", JWT_SECRET: DEV_SECRET }, "/api/v1/auth/login", {
+/** A deployment: wrangler.toml's [vars] without the .dev.vars that `npm run dev` adds. */
+const DEPLOYED = { ENVIRONMENT: undefined, DEV_LOGIN: undefined, JWT_SECRET: undefined };
+const REAL_SECRET = "a-real-production-secret-0123456789abcdef";
+
+describe("deployment guard", () => {
+  it("refuses to sign with the development secret outside local development: 500 INTERNAL without a stack", async () => {
+    const result = await callWith({ ...DEPLOYED, DEV_LOGIN: "true", JWT_SECRET: DEV_SECRET }, "/api/v1/auth/login", {
       method: "POST",
       json: { email: uniqueEmail("prod") },
     });
@@ -371,16 +375,20 @@ describe("production guard", () => {
     expect(result.text).not.toMatch(/\bat\s+\S+\s*\(|stack|\.ts:\d+|Error:/);
   });
 
-  it("refuses to verify with the development secret in production", async () => {
+  it("refuses to verify with the development secret outside local development", async () => {
     const user = await login("prod-verify");
-    const result = await callWith({ ENVIRONMENT: "production", JWT_SECRET: DEV_SECRET }, "/api/v1/users/me", { token: user.token });
+    const result = await callWith({ ...DEPLOYED, JWT_SECRET: DEV_SECRET }, "/api/v1/users/me", { token: user.token });
     expectError(result, 500, "INTERNAL");
     expect(result.text).not.toMatch(/\bat\s+\S+\s*\(|stack|\.ts:\d+/);
   });
 
-  it("with a real secret in production, dev login works when enabled", async () => {
-    const secret = "a-real-production-secret-0123456789abcdef";
-    const result = await callWith({ ENVIRONMENT: "production", DEV_LOGIN: "true", JWT_SECRET: secret }, "/api/v1/auth/login", {
+  it("with no JWT_SECRET at all, nothing is signed or verified", async () => {
+    const user = await login("prod-nosecret");
+    expectError(await callWith({ ...DEPLOYED }, "/api/v1/users/me", { token: user.token }), 500, "INTERNAL");
+  });
+
+  it("with a real secret, dev login works only when explicitly enabled", async () => {
+    const result = await callWith({ ...DEPLOYED, DEV_LOGIN: "true", JWT_SECRET: REAL_SECRET }, "/api/v1/auth/login", {
       method: "POST",
       json: { email: uniqueEmail("prod-ok") },
     });
@@ -389,12 +397,14 @@ describe("production guard", () => {
     expectError(await callJson("/api/v1/users/me", { token: result.body.access_token }), 401, "INVALID_TOKEN");
   });
 
-  it("with DEV_LOGIN false, login is 404 NOT_FOUND", async () => {
-    const result = await callWith({ ENVIRONMENT: "production", DEV_LOGIN: "false", JWT_SECRET: "a-real-production-secret-0123456789abcdef" }, "/api/v1/auth/login", {
-      method: "POST",
-      json: { email: uniqueEmail("prod-off") },
-    });
-    expectError(result, 404, "NOT_FOUND");
+  it("a missing DEV_LOGIN means off, and so does DEV_LOGIN false: login is 404 NOT_FOUND", async () => {
+    for (const devLogin of [undefined, "false", "1"]) {
+      const result = await callWith({ ...DEPLOYED, DEV_LOGIN: devLogin, JWT_SECRET: REAL_SECRET }, "/api/v1/auth/login", {
+        method: "POST",
+        json: { email: uniqueEmail("prod-off") },
+      });
+      expectError(result, 404, "NOT_FOUND");
+    }
   });
 });
 
