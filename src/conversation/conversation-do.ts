@@ -1,140 +1,133 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
-import type { ErrorInfo } from "../lib/errors";
+import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
+import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, MAX_FRAME_BYTES } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
 import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendInput } from "../schemas/messages";
 import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
-import { Conversation, fail, ok, type Actor, type Origin, type Result } from "./conversation";
+import { accessDenied, Conversation, ok, type Actor, type Origin, type Result } from "./conversation";
+import type { ConversationStatus, NewConversation, Refusal } from "./membership";
+import { MembershipDesk, type ConversationState, type NewParticipant } from "./membership-desk";
 import { OfferBook } from "./offer-book";
 import { OfferDesk } from "./offer-desk";
 import type { ReactionMap } from "./reactions";
 import type { SocketIdentity } from "./socket-hub";
-import type { ConversationSnapshot } from "./snapshot";
-import { migrate } from "./storage";
+import { hasSchema, migrate } from "./storage";
 
 export type { Actor, Result } from "./conversation";
 
-export const MAX_FRAME_BYTES = 64 * 1024;
 const SYNC_BATCH = 100;
-/** Close codes beyond the standard ones; documented in the README. */
-export const CLOSE_TOKEN_EXPIRED = 4001;
-export const CLOSE_REMOVED = 4003;
+/** `hello` lists every participant up to this many; bigger groups list the online ones (and give the count). */
+const HELLO_PARTICIPANTS = 100;
+
+type Need = "participant" | "viewer";
 
 /**
- * One conversation: the single writer of its message log. The RPC methods and runtime handlers
- * here are thin: they restore context (snapshot, socket identity) and delegate to the
- * Conversation's commands and the offer desk.
+ * One conversation: the single writer of its message log and the authority of its membership.
+ * The Worker authenticates and routes here; every RPC and socket upgrade is decided here, from
+ * this object's own state. The methods and runtime handlers are thin: they check access and
+ * delegate to the Conversation's commands, the membership desk and the offer desk.
  */
 export class ConversationDO extends DurableObject<Env> {
-  private readonly chat: Conversation;
-  private readonly offers: OfferDesk;
+  /** Null for an id that was never created: such an object answers and writes nothing. */
+  private parts: { chat: Conversation; offers: OfferDesk; members: MembershipDesk } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage.sql);
-    this.chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
-    this.offers = new OfferDesk(this.chat, new OfferBook(ctx.storage.sql, () => this.chat.snapshot.current?.id ?? ""));
     // The exact frame {"type":"ping"} is answered by the runtime without waking this object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
-    const open = new Set(ctx.getWebSockets().map((ws) => this.chat.hub.identity(ws)?.session ?? -1));
-    this.chat.receipts.closeAllExcept(open, this.chat.log.lastSeq);
-    if (this.chat.summary.pending) void this.chat.summary.kick();
+    if (hasSchema(ctx.storage.sql)) this.start();
   }
 
-  // ── RPC, called by the Worker after it has authenticated and authorised the actor ──
+  // ── RPC, called by the Worker with the actor it authenticated ──
 
-  async sendMessage(actor: Actor, snapshot: ConversationSnapshot, input: SendInput): Promise<Result<{ message: Message; created: boolean }>> {
-    this.applySnapshot(snapshot);
-    return this.chat.send(actor, input, null);
+  /** Creates the conversation here first; the Worker writes D1's rows once this answered. */
+  async create(input: NewConversation): Promise<Result<ConversationState>> {
+    return this.start().members.create(input);
   }
 
-  async editMessage(actor: Actor, snapshot: ConversationSnapshot, messageId: string, content: string): Promise<Result<Message>> {
-    this.applySnapshot(snapshot);
-    return this.chat.edit(actor, messageId, content);
+  async describe(actor: Actor): Promise<Result<ConversationState>> {
+    return this.with(actor, "viewer", ({ members }) => ok(members.state(actor.id)));
   }
 
-  async deleteMessage(actor: Actor, snapshot: ConversationSnapshot, messageId: string): Promise<Result<Message>> {
-    this.applySnapshot(snapshot);
-    return this.chat.remove(actor, messageId);
+  async setStatus(actor: Actor, status: ConversationStatus): Promise<Result<ConversationState>> {
+    return this.settled(this.with(actor, "viewer", ({ members }) => members.setStatus(actor, status)));
   }
 
-  async react(actor: Actor, snapshot: ConversationSnapshot, messageId: string, emoji: string, add: boolean): Promise<Result<{ message_id: string; reactions: ReactionMap }>> {
-    this.applySnapshot(snapshot);
-    return this.chat.react(actor, messageId, emoji, add);
+  async addParticipant(actor: Actor, person: NewParticipant): Promise<Result<{ added: boolean; state: ConversationState }>> {
+    return this.settled(this.with(actor, "viewer", ({ members }) => members.add(actor, person)));
   }
 
-  async receipts(snapshot: ConversationSnapshot, messageId: string): Promise<Result<Receipts>> {
-    this.applySnapshot(snapshot);
-    return this.chat.receiptsOf(messageId);
+  async removeParticipant(actor: Actor, userId: string): Promise<Result<ConversationState>> {
+    return this.settled(this.with(actor, "viewer", ({ members }) => members.remove(actor, userId)));
   }
 
-  async history(actor: Actor, snapshot: ConversationSnapshot, query: HistoryQuery): Promise<HistoryPage> {
-    this.applySnapshot(snapshot);
-    return this.chat.history(actor, query);
+  /** The pair of a direct conversation blocked, unblocked, befriended or unfriended each other. */
+  async setRefusals(refusals: Record<string, Refusal>): Promise<void> {
+    this.parts?.members.setRefusals(refusals);
   }
 
-  async markRead(actor: Actor, snapshot: ConversationSnapshot, upToSeq: number | undefined): Promise<Result<ReadState>> {
-    this.applySnapshot(snapshot);
-    const result = this.chat.read(actor, upToSeq);
+  async sendMessage(actor: Actor, input: SendInput): Promise<Result<{ message: Message; created: boolean }>> {
+    return this.with(actor, "participant", ({ chat }) => chat.send(actor, input, null));
+  }
+
+  async editMessage(actor: Actor, messageId: string, content: string): Promise<Result<Message>> {
+    return this.with(actor, "participant", ({ chat }) => chat.edit(actor, messageId, content));
+  }
+
+  async deleteMessage(actor: Actor, messageId: string): Promise<Result<Message>> {
+    return this.with(actor, "viewer", ({ chat }) => chat.remove(actor, messageId));
+  }
+
+  async react(actor: Actor, messageId: string, emoji: string, add: boolean): Promise<Result<{ message_id: string; reactions: ReactionMap }>> {
+    return this.with(actor, "participant", ({ chat }) => chat.react(actor, messageId, emoji, add));
+  }
+
+  async receipts(actor: Actor, messageId: string): Promise<Result<Receipts>> {
+    return this.with(actor, "viewer", ({ chat }) => chat.receiptsOf(messageId));
+  }
+
+  async history(actor: Actor, query: HistoryQuery): Promise<Result<HistoryPage>> {
+    return this.with(actor, "viewer", ({ chat }) => ok(chat.history(actor, query)));
+  }
+
+  async markRead(actor: Actor, upToSeq: number | undefined): Promise<Result<ReadState>> {
     // The REST caller may list or count unread right after this returns: let D1 catch up first.
-    if (result.ok) await this.chat.summary.settle();
-    return result;
+    return this.settled(this.with(actor, "participant", ({ chat }) => chat.read(actor, upToSeq)));
   }
 
-  async createOffer(actor: Actor, snapshot: ConversationSnapshot, input: CreateOfferInput): Promise<Result<{ message: Message; created: boolean }>> {
-    this.applySnapshot(snapshot);
-    return this.offers.create(actor, input, null);
+  async createOffer(actor: Actor, input: CreateOfferInput): Promise<Result<{ message: Message; created: boolean }>> {
+    return this.with(actor, "participant", ({ offers }) => offers.create(actor, input, null));
   }
 
-  async respondToOffer(actor: Actor, snapshot: ConversationSnapshot, offerId: string, input: RespondOfferInput): Promise<Result<Message>> {
-    this.applySnapshot(snapshot);
-    return this.offers.respond(actor, offerId, input, null);
+  async respondToOffer(actor: Actor, offerId: string, input: RespondOfferInput): Promise<Result<Message>> {
+    return this.with(actor, "participant", ({ offers }) => offers.respond(actor, offerId, input, null));
   }
 
   /** Checks membership, open state and the upload bucket before the Worker stores any bytes. */
-  async admitUpload(actor: Actor, snapshot: ConversationSnapshot): Promise<Result<null>> {
-    this.applySnapshot(snapshot);
-    const refused = this.chat.requireParticipant(actor) ?? this.chat.requireOpen();
-    if (refused) return refused;
-    const allowance = this.chat.limiter.check(actor.id, "uploads", this.chat.config.rates.uploadsPerMin);
-    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", "too many uploads; slow down", { retryAfterMs: allowance.retryAfterMs });
-    this.chat.limiter.commit(actor.id, "uploads", allowance.bucket);
-    return ok(null);
+  async admitUpload(actor: Actor): Promise<Result<null>> {
+    return this.with(actor, "participant", ({ chat }) => chat.admitUpload(actor));
   }
 
-  /** The Worker stored the bytes (R2) and metadata (D1); from now on sends may use it. */
-  async registerAttachment(snapshot: ConversationSnapshot, attachment: Attachment): Promise<void> {
-    this.applySnapshot(snapshot);
-    this.chat.attachments.register(attachment);
-  }
-
-  /** What this conversation has cost since the instance started (admin stats, benchmarks). */
-  async costs(): Promise<ReturnType<Conversation["costs"]>> {
-    return this.chat.costs();
+  /**
+   * The Worker stored the bytes (R2) and metadata (D1); from now on sends may use it. Decided
+   * again now, not at admission: a removal, close or block that landed while the body was
+   * arriving refuses it, and the Worker then deletes what it stored.
+   */
+  async registerAttachment(actor: Actor, attachment: Attachment): Promise<Result<null>> {
+    return this.with(actor, "participant", ({ chat }) => chat.registerAttachment(actor, attachment));
   }
 
   /** Forgets an upload whose voice message was refused. */
   async discardAttachment(attachmentId: string): Promise<void> {
-    this.chat.attachments.discard(attachmentId);
+    this.parts?.chat.attachments.discard(attachmentId);
   }
 
-  /**
-   * Called after D1 changed the conversation (status, participants) so sockets learn at once.
-   * A moderator's status change leaves a system note naming the action and who took it.
-   */
-  async refresh(snapshot: ConversationSnapshot, moderation: { actorId: string; change: "closed" | "reopened" } | null): Promise<void> {
-    this.applySnapshot(snapshot);
-    if (!moderation) return;
-    const { actorId, change } = moderation;
-    const note = this.chat.transaction(() =>
-      this.chat.appendSystem(change === "closed" ? "Conversation closed by a moderator" : "Conversation reopened by a moderator", {
-        action: `conversation.${change}`,
-        actor_id: actorId,
-      }),
-    );
-    this.chat.publish([note], null);
+  /** What this conversation has cost since the instance started (admin stats, benchmarks). */
+  async costs(actor: Actor): Promise<Result<ReturnType<Conversation["costs"]>>> {
+    return this.with(actor, "viewer", ({ chat }) => ok(chat.costs()));
   }
 
   // ── Socket upgrade, forwarded by the Worker with the identity it verified ──
@@ -144,88 +137,119 @@ export class ConversationDO extends DurableObject<Env> {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
     const actor = JSON.parse(request.headers.get("x-chat-actor") ?? "null") as Actor | null;
-    const snapshot = JSON.parse(request.headers.get("x-chat-snapshot") ?? "null") as ConversationSnapshot | null;
-    if (!actor || !snapshot) return new Response("missing identity", { status: 400 });
-    this.applySnapshot(snapshot);
-
-    const { hub, log, receipts, typing } = this.chat;
-    const { 0: client, 1: server } = new WebSocketPair();
-    const wasOnline = hub.socketsOf(actor.id).length > 0;
-    const session = receipts.openSession(actor.id, log.lastSeq);
-    hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
-    if (!wasOnline) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
-    this.chat.reportSockets(actor.id);
-    const online = hub.onlineUsers();
-    hub.send(server, {
-      type: "hello",
-      conversation_id: snapshot.id,
-      user_id: actor.id,
-      last_seq: log.lastSeq,
-      participants: snapshot.participantIds.map((id) => ({ id, online: online.has(id) })),
-      typing: typing.typingUsers(),
-    });
-    return new Response(null, { status: 101, webSocket: client });
+    if (!actor) return new Response("missing identity", { status: 400 });
+    const refused = this.parts ? this.parts.chat.access(actor, "viewer") : accessDenied(actor);
+    if (refused && !refused.ok) return errorResponse(AppError.from(refused.error));
+    return this.openSocket(this.parts!.chat, actor);
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const { hub, snapshot } = this.chat;
-    const identity = hub.identity(ws);
-    if (!identity) return ws.close(1011, "socket has no identity");
+    const parts = this.parts;
+    const identity = parts?.chat.hub.identity(ws);
+    if (!parts || !identity) return closeQuietly(ws, 1011, "socket has no identity");
+    const { chat } = parts;
     if (frameBytes(raw) > MAX_FRAME_BYTES) {
-      hub.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
-      return ws.close(1009, "frame too large");
+      chat.hub.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
+      return closeQuietly(ws, 1009, "frame too large");
     }
     if (Date.now() >= identity.exp * 1000) {
-      hub.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
-      return ws.close(CLOSE_TOKEN_EXPIRED, "token expired");
+      chat.hub.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
+      return closeQuietly(ws, CLOSE_TOKEN_EXPIRED, "token expired");
     }
-    if (!identity.admin && !snapshot.isParticipant(identity.userId)) {
-      return ws.close(CLOSE_REMOVED, "no longer a participant");
+    if (!identity.admin && !chat.membership.isParticipant(identity.userId)) {
+      return closeQuietly(ws, CLOSE_REMOVED, "no longer a participant");
     }
     if (typeof raw !== "string") {
-      return hub.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
+      return chat.hub.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
     }
     const parsed = parseClientFrame(raw);
-    if (!parsed.ok) return hub.send(ws, errorFrame(parsed.ref, { code: parsed.code, message: parsed.message }));
+    if (!parsed.ok) return chat.hub.send(ws, errorFrame(parsed.ref, { code: parsed.code, message: parsed.message }));
     try {
       const error = this.handleFrame(ws, identity, parsed.frame);
-      if (error) hub.send(ws, errorFrame(parsed.frame.ref, error));
+      if (error) chat.hub.send(ws, errorFrame(parsed.frame.ref, error));
     } catch (err) {
       console.error("conversation frame failed", err);
-      hub.send(ws, errorFrame(parsed.frame.ref, { code: "INTERNAL", message: "internal error" }));
+      chat.hub.send(ws, errorFrame(parsed.frame.ref, { code: "INTERNAL", message: "internal error" }));
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed by the runtime
-    }
-    this.onSocketGone(ws);
+    // 1005/1006 say no close frame arrived: the socket is gone, there is nothing to answer.
+    if (code !== 1005 && code !== 1006) closeQuietly(ws, code, reason);
+    this.guarded("socket close", () => this.onSocketGone(ws));
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    this.onSocketGone(ws);
+    this.guarded("socket error", () => this.onSocketGone(ws));
   }
 
   override async alarm(): Promise<void> {
-    for (const userId of this.chat.typing.expire()) this.chat.broadcastTyping(userId, false);
-    this.chat.inboxes.flush();
-    if (this.chat.summary.pending) await this.chat.summary.kick();
+    const parts = this.parts;
+    if (!parts) return;
+    const { chat } = parts;
+    try {
+      for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
+      chat.inboxes.flush();
+      if (chat.summary.pending) await chat.summary.kick();
+    } catch (err) {
+      console.error("conversation alarm failed", err);
+    }
     await this.scheduleAlarm();
   }
 
   // ── Internals ──
 
-  /** Takes D1's view of the conversation; people removed lose their sockets at once. */
-  private applySnapshot(next: ConversationSnapshot): void {
-    for (const userId of this.chat.snapshot.update(next).removed) this.chat.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
+  /** Builds the parts over storage (migrating it); called when the object exists or is being created. */
+  private start(): NonNullable<ConversationDO["parts"]> {
+    if (this.parts) return this.parts;
+    const { ctx, env } = this;
+    migrate(ctx.storage.sql);
+    const chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
+    this.parts = { chat, offers: new OfferDesk(chat, new OfferBook(ctx.storage.sql, () => chat.id)), members: new MembershipDesk(chat) };
+    const open = new Set(ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1));
+    chat.receipts.closeAllExcept(open, chat.log.lastSeq);
+    if (chat.summary.pending) void chat.summary.kick();
+    return this.parts;
+  }
+
+  /** Runs `work` when `actor` may reach this conversation as `need` says; otherwise the refusal. */
+  private with<T>(actor: Actor, need: Need, work: (parts: NonNullable<ConversationDO["parts"]>) => Result<T>): Result<T> {
+    const parts = this.parts;
+    if (!parts) return accessDenied(actor);
+    return parts.chat.access(actor, need) ?? work(parts);
+  }
+
+  /** After a change a list may be read right away: D1's mirror is written before the answer. */
+  private async settled<T>(result: Result<T>): Promise<Result<T>> {
+    if (result.ok) await this.parts?.chat.summary.settle();
+    return result;
+  }
+
+  private openSocket(chat: Conversation, actor: Actor): Response {
+    const { hub, log, receipts, typing, membership } = chat;
+    const { 0: client, 1: server } = new WebSocketPair();
+    const wasOnline = hub.socketsOf(actor.id).length > 0;
+    const session = receipts.openSession(actor.id, log.lastSeq);
+    hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
+    if (!wasOnline) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
+    chat.reportSockets(actor.id);
+    const online = hub.onlineUsers();
+    const listed = membership.count <= HELLO_PARTICIPANTS ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, HELLO_PARTICIPANTS);
+    hub.send(server, {
+      type: "hello",
+      conversation_id: chat.id,
+      user_id: actor.id,
+      last_seq: log.lastSeq,
+      participants: listed.map((id) => ({ id, online: online.has(id) })),
+      participant_count: membership.count,
+      typing: typing.typingUsers(),
+    });
+    return new Response(null, { status: 101, webSocket: client });
   }
 
   /** Dispatches one valid frame; returns the error to send back, if any. */
   private handleFrame(ws: WebSocket, identity: SocketIdentity, frame: ClientFrame): ErrorInfo | null {
-    const chat = this.chat;
+    const { chat, offers } = this.parts!;
     const actor: Actor = { id: identity.userId, isAdmin: identity.admin, exp: identity.exp };
     const origin: Origin = { ws, ref: frame.ref };
     const errorOf = (result: Result<unknown>) => (result.ok ? null : result.error);
@@ -243,11 +267,11 @@ export class ConversationDO extends DurableObject<Env> {
         return errorOf(chat.react(actor, frame.message_id, frame.emoji, frame.type === "reaction.add"));
       case "offer.send": {
         const { type: _type, ref: _ref, ...input } = frame;
-        return errorOf(this.offers.create(actor, input, origin));
+        return errorOf(offers.create(actor, input, origin));
       }
       case "offer.respond": {
         const { offer_id, action, counter_amount, message } = frame;
-        return errorOf(this.offers.respond(actor, offer_id, { action, counter_amount, message }, origin));
+        return errorOf(offers.respond(actor, offer_id, { action, counter_amount, message }, origin));
       }
       case "typing.start":
       case "typing.stop":
@@ -256,7 +280,7 @@ export class ConversationDO extends DurableObject<Env> {
       case "read":
         return errorOf(chat.read(actor, frame.up_to_seq));
       case "sync":
-        this.replay(ws, actor, frame.after_seq, frame.ref);
+        this.replay(chat, ws, actor, frame.after_seq, frame.ref);
         return null;
       case "ping": {
         const allowance = chat.limiter.check(actor.id, "pings", chat.config.rates.pingsPerMin);
@@ -269,8 +293,8 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** sync: every message after `afterSeq` in batches of 100, then sync.done; what was sent is delivered. */
-  private replay(ws: WebSocket, actor: Actor, afterSeq: number, ref: FrameRef): void {
-    const { hub, log } = this.chat;
+  private replay(chat: Conversation, ws: WebSocket, actor: Actor, afterSeq: number, ref: FrameRef): void {
+    const { hub, log } = chat;
     let cursor = afterSeq;
     for (;;) {
       const batch = log.after(cursor, SYNC_BATCH);
@@ -280,27 +304,47 @@ export class ConversationDO extends DurableObject<Env> {
       if (batch.length < SYNC_BATCH) break;
     }
     hub.send(ws, { type: "sync.done", ref, last_seq: log.lastSeq });
-    if (cursor > afterSeq) this.chat.markDelivered(actor.id, cursor);
+    if (cursor > afterSeq) chat.markDelivered(actor.id, cursor);
   }
 
   private onSocketGone(ws: WebSocket): void {
-    const { hub, receipts, log, typing } = this.chat;
-    const identity = hub.identity(ws);
-    if (!identity) return;
+    const chat = this.parts?.chat;
+    const identity = chat?.hub.identity(ws);
+    if (!chat || !identity) return;
+    const { hub, receipts, log, typing } = chat;
     receipts.closeSession(identity.session, log.lastSeq);
-    this.chat.reportSockets(identity.userId, ws);
+    chat.reportSockets(identity.userId, ws);
     if (hub.socketsOf(identity.userId, ws).length > 0) return;
-    if (typing.stop(identity.userId)) this.chat.broadcastTyping(identity.userId, false);
+    if (typing.stop(identity.userId)) chat.broadcastTyping(identity.userId, false);
     hub.broadcast({ type: "presence", user_id: identity.userId, online: false }, ws);
+  }
+
+  /** Runtime handlers never throw: a failure is logged, and the socket's own close does the rest. */
+  private guarded(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      console.error(`conversation ${what} failed`, err);
+    }
   }
 
   /** One alarm serves typing expiry, summary retries and follow-up rounds: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
-    const candidates = [this.chat.typing.nextExpiry(), this.chat.summary.retryAt, this.chat.inboxes.followUpAt].filter((t): t is number => t !== null);
+    const chat = this.parts?.chat;
+    if (!chat) return;
+    const candidates = [chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed by the runtime
   }
 }
 

@@ -14,7 +14,7 @@ import { MessageLog, type NewMessage } from "./message-log";
 import { Reactions, type ReactionMap } from "./reactions";
 import { Receipts } from "./receipts";
 import { SocketHub } from "./socket-hub";
-import { SnapshotStore } from "./snapshot";
+import { Membership } from "./membership";
 import { StateStore } from "./storage";
 import { SummaryMirror } from "./summary-mirror";
 import { TypingState } from "./typing";
@@ -42,6 +42,10 @@ export const fail = (code: ErrorCode, message: string, extra: Partial<ErrorInfo>
   ok: false,
   error: { code, message, ...extra },
 });
+/** The refusal for someone who may not reach a conversation, or for one that does not exist: only admins learn which. */
+export const accessDenied = (actor: Actor): Result<never> =>
+  actor.isAdmin ? fail("CONVERSATION_NOT_FOUND", "conversation not found") : fail("CHAT_ACCESS_DENIED", "you are not a participant of this conversation");
+
 export const invalidField = (field: string, message: string): Result<never> =>
   fail("VALIDATION_ERROR", `${field}: ${message}`, { details: [{ field, message }] });
 
@@ -54,7 +58,7 @@ const KIND_TO_TYPE = { image: "image", audio: "voice", document: "file" } as con
  * frames go out only after the write commits.
  */
 export class Conversation {
-  readonly snapshot: SnapshotStore;
+  readonly membership: Membership;
   readonly log: MessageLog;
   readonly members: Members;
   readonly limiter: Limiter;
@@ -75,8 +79,8 @@ export class Conversation {
   ) {
     const sql = ctx.storage.sql;
     const state = new StateStore(sql);
-    this.snapshot = new SnapshotStore(state);
-    const conversationId = () => this.snapshot.current?.id ?? "";
+    this.membership = new Membership(sql, state);
+    const conversationId = () => this.id;
     this.reactions = new Reactions(sql);
     this.log = new MessageLog(sql, this.reactions, conversationId);
     this.members = new Members(sql);
@@ -87,27 +91,44 @@ export class Conversation {
     this.attachments = new AttachmentRegistry(sql);
     this.meter = new CostMeter(sql);
     this.inboxes = new InboxNotifier(env, requestAlarm);
-    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.attachments, () => this.snapshot.current?.id ?? null, requestAlarm, this.meter);
+    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
   transaction<T>(work: () => T): T {
     return this.ctx.storage.transactionSync(work);
   }
 
+  /** The conversation's id ("" before it was created). */
+  get id(): string {
+    return this.membership.current?.id ?? "";
+  }
+
+  /**
+   * The object decides who may reach it: participants, and for `viewer` also admins. Anyone else
+   * gets CHAT_ACCESS_DENIED, for a conversation that does not exist too, so existence is not
+   * revealed; only admins learn CONVERSATION_NOT_FOUND.
+   */
+  access(actor: Actor, need: "participant" | "viewer"): Result<never> | null {
+    if (!this.membership.current) return accessDenied(actor);
+    if (this.membership.isParticipant(actor.id)) return null;
+    if (actor.isAdmin) return need === "viewer" ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
+    return accessDenied({ ...actor, isAdmin: false });
+  }
+
   requireParticipant(actor: Actor): Result<never> | null {
-    return this.snapshot.isParticipant(actor.id) ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
+    return this.membership.isParticipant(actor.id) ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
   }
 
   /** Blocked by the other side of a direct conversation, or not friends under DM_POLICY=friends. */
   requireMaySend(actor: Actor): Result<never> | null {
-    const refusal = this.snapshot.refusalFor(actor.id);
+    const refusal = this.membership.refusalFor(actor.id);
     if (refusal === "BLOCKED") return fail("BLOCKED", "the other participant has blocked you");
     if (refusal === "NOT_FRIENDS") return fail("NOT_FRIENDS", "direct messages need an accepted friendship");
     return null;
   }
 
   requireOpen(): Result<never> | null {
-    return this.snapshot.current?.status === "closed" ? fail("CONVERSATION_CLOSED", "this conversation is closed") : null;
+    return this.membership.current?.status === "closed" ? fail("CONVERSATION_CLOSED", "this conversation is closed") : null;
   }
 
   /** Takes one token of the actor's message bucket inside `work`'s transaction, or refuses. */
@@ -144,7 +165,7 @@ export class Conversation {
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
     const watching = this.hub.onlineUsers();
     for (const message of messages) {
-      const recipients = [...watching].filter((id) => id !== message.sender_id && this.snapshot.isParticipant(id));
+      const recipients = [...watching].filter((id) => id !== message.sender_id && this.membership.isParticipant(id));
       const body = JSON.stringify(message);
       if (origin && message === acked) {
         this.hub.send(origin.ws, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
@@ -165,7 +186,7 @@ export class Conversation {
    * the message live, and their read updates the inbox. Coalesced, never awaited.
    */
   private notifyInboxes(message: Message, watching: Set<string>): void {
-    for (const userId of this.snapshot.current?.participantIds ?? []) {
+    for (const userId of this.membership.ids()) {
       if (userId === message.sender_id || watching.has(userId)) continue;
       this.inboxes.queue(userId, message.conversation_id, this.unreadOf(userId), message);
     }
@@ -173,10 +194,9 @@ export class Conversation {
 
   /** The user's object counts their open sockets here toward presence. */
   reportSockets(userId: string, closing?: WebSocket): void {
-    const conversationId = this.snapshot.current?.id;
-    if (!conversationId) return;
+    if (!this.id) return;
     inboxStub(this.env, userId)
-      .conversationSockets(userId, conversationId, this.hub.socketsOf(userId, closing).length)
+      .conversationSockets(userId, this.id, this.hub.socketsOf(userId, closing).length)
       .catch((err: unknown) => console.error("presence report failed", err));
   }
 
@@ -185,6 +205,26 @@ export class Conversation {
     this.hub.broadcast({ type: "message.updated", message });
     if (message.seq === this.log.lastSeq) this.summary.markDirty();
     void this.summary.kick();
+  }
+
+  // ── Uploads ──
+
+  /** Before the Worker reads an upload's body: the sender may send here, and has upload tokens. */
+  admitUpload(actor: Actor): Result<null> {
+    const refused = this.requireMaySend(actor) ?? this.requireOpen();
+    if (refused) return refused;
+    const allowance = this.limiter.check(actor.id, "uploads", this.config.rates.uploadsPerMin);
+    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", "too many uploads; slow down", { retryAfterMs: allowance.retryAfterMs });
+    this.limiter.commit(actor.id, "uploads", allowance.bucket);
+    return ok(null);
+  }
+
+  /** After the bytes are stored: registered only if the uploader may still send here. */
+  registerAttachment(actor: Actor, attachment: Attachment): Result<null> {
+    const refused = this.requireMaySend(actor) ?? this.requireOpen();
+    if (refused) return refused;
+    this.attachments.register(attachment);
+    return ok(null);
   }
 
   // ── Messages ──
@@ -285,7 +325,7 @@ export class Conversation {
     const message = found.value;
     const byModerator = message.sender_id !== actor.id;
     if (byModerator && !actor.isAdmin) return fail("FORBIDDEN", "only the sender or an admin may delete a message");
-    if (!byModerator && !this.snapshot.isParticipant(actor.id)) return fail("CHAT_ACCESS_DENIED", "only participants may do this");
+    if (!byModerator && !this.membership.isParticipant(actor.id)) return fail("CHAT_ACCESS_DENIED", "only participants may do this");
     const note = this.transaction(() => {
       this.log.softDelete(message.seq, nowIso());
       this.attachments.withdraw(message.seq);
@@ -329,7 +369,7 @@ export class Conversation {
     });
     if (cursor > before) {
       this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
-      this.inboxes.queue(actor.id, this.snapshot.current!.id, this.unreadOf(actor.id));
+      this.inboxes.queue(actor.id, this.id, this.unreadOf(actor.id));
     }
     void this.summary.kick();
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
@@ -344,7 +384,7 @@ export class Conversation {
   }
 
   markDelivered(userId: string, seq: number): void {
-    if (!this.snapshot.isParticipant(userId)) return;
+    if (!this.membership.isParticipant(userId)) return;
     if (this.receipts.markDelivered(userId, seq, nowIso())) this.hub.broadcast({ type: "delivered", user_id: userId, up_to_seq: seq });
   }
 
@@ -355,20 +395,19 @@ export class Conversation {
   receiptsOf(messageId: string): Result<ReceiptList> {
     const message = this.log.byId(messageId);
     if (!message) return fail("MESSAGE_NOT_FOUND", "no such message in this conversation");
-    const participants = this.snapshot.current?.participantIds ?? [];
-    return ok({ message_id: message.id, seq: message.seq, receipts: this.receipts.forMessage(message, participants) });
+    return ok({ message_id: message.id, seq: message.seq, receipts: this.receipts.forMessage(message, this.membership.ids()) });
   }
 
   // ── Typing ──
 
   /** Typing beyond the limit, or in a closed conversation, is dropped quietly. Returns true when an alarm is needed. */
   setTyping(actor: Actor, isTyping: boolean): boolean {
-    if (!this.snapshot.isParticipant(actor.id)) return false;
+    if (!this.membership.isParticipant(actor.id)) return false;
     if (!isTyping) {
       if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
       return false;
     }
-    if (this.snapshot.current?.status === "closed") return false;
+    if (this.membership.current?.status === "closed") return false;
     const allowance = this.limiter.check(actor.id, "typing", this.config.rates.typingPerMin);
     if (!allowance.allowed) return false;
     const started = this.transaction(() => {

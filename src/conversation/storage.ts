@@ -75,7 +75,23 @@ const MIGRATIONS: string[] = [
      at TEXT NOT NULL,
      PRIMARY KEY (user_id, kind, seq)
    );`,
+  // The object owns its membership (see membership.ts); D1's participant rows mirror this table.
+  `CREATE TABLE participants (
+     user_id TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     joined_at TEXT NOT NULL,
+     active INTEGER NOT NULL,
+     version INTEGER NOT NULL,
+     mirrored_version INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX participants_joined ON participants(joined_at, user_id) WHERE active = 1;
+   CREATE INDEX participants_unmirrored ON participants(user_id) WHERE version > mirrored_version;`,
 ];
+
+/** Whether this object was ever created: an object reached by an unknown id writes nothing. */
+export function hasSchema(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
+}
 
 export function migrate(sql: SqlStorage): void {
   sql.exec("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
@@ -87,7 +103,7 @@ export function migrate(sql: SqlStorage): void {
   }
 }
 
-/** Small named values (the conversation snapshot, the mirrored summary seq) in the `state` table. */
+/** Small named values (the conversation's meta and version, the mirrored summary seq) in the `state` table. */
 export class StateStore {
   constructor(private readonly sql: SqlStorage) {}
 

@@ -7,22 +7,28 @@ import { nowIso } from "../lib/ids";
 import type { AttachmentRegistry } from "./attachment-registry";
 import type { CostMeter } from "./cost-meter";
 import type { Members } from "./members";
+import type { Membership } from "./membership";
 import type { MessageLog } from "./message-log";
 import type { StateStore } from "./storage";
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
+/** Participant changes sent to D1 per round; more continue in the next round. */
+const PARTICIPANTS_PER_ROUND = 50;
+
 /**
- * Keeps D1's conversation summary (last message, last activity, per-sender seqs) and explicit
- * read cursors in step with the Durable Object, off the send path.
+ * Keeps D1's conversation summary (last message, last activity, per-sender seqs), explicit
+ * read cursors, participant rows and status in step with the Durable Object, off the send path.
  *
  * Correctness: what D1 has been told is itself stored here (`mirrored_seq`, and
  * `mirrored_read_seq` per member), in the same storage as the log. A flush sends the whole
  * current summary, not a delta, guarded by `last_seq <= ?`, so it is idempotent, a later
  * flush heals an earlier failed one, and concurrent sends coalesce into one write. When a
  * flush fails an alarm retries it with backoff; a Durable Object that wakes with unmirrored
- * state flushes again.
+ * state flushes again. Participant rows and status are written as they are now, not as they
+ * were when they changed, and one flush runs at a time, so D1 can never be left with an older
+ * membership than the object's.
  */
 export class SummaryMirror {
   private running: Promise<void> | null = null;
@@ -39,6 +45,7 @@ export class SummaryMirror {
     private readonly state: StateStore,
     private readonly log: MessageLog,
     private readonly members: Members,
+    private readonly membership: Membership,
     private readonly attachmentRegistry: AttachmentRegistry,
     private readonly conversationId: () => string | null,
     private readonly requestAlarm: () => void,
@@ -53,6 +60,7 @@ export class SummaryMirror {
       this.dirty ||
       this.mirroredSeq < this.log.lastSeq ||
       this.members.unmirroredReads().length > 0 ||
+      this.membership.hasUnmirrored() ||
       this.attachmentRegistry.unmirroredWithdrawals().length > 0
     );
   }
@@ -108,7 +116,23 @@ export class SummaryMirror {
     const reads = this.members.unmirroredReads();
     const withdrawn = this.attachmentRegistry.unmirroredWithdrawals();
     const generation = this.dirtyGeneration;
+    const membershipChanges = this.membership.unmirrored(PARTICIPANTS_PER_ROUND);
+    const statusVersion = this.membership.statusToMirror();
     const statements: BatchItem<"sqlite">[] = [];
+    for (const change of membershipChanges) {
+      const where = and(eq(participants.conversationId, id), eq(participants.userId, change.userId));
+      statements.push(
+        change.active
+          ? db
+              .insert(participants)
+              .values({ conversationId: id, userId: change.userId, role: change.role, joinedAt: change.joinedAt })
+              .onConflictDoUpdate({ target: [participants.conversationId, participants.userId], set: { role: change.role } })
+          : db.delete(participants).where(where),
+      );
+    }
+    if (statusVersion !== null) {
+      statements.push(db.update(conversations).set({ status: this.membership.current!.status, updatedAt: nowIso() }).where(eq(conversations.id, id)));
+    }
     if (last) {
       statements.push(
         db
@@ -144,6 +168,7 @@ export class SummaryMirror {
     this.mirroredSeq = lastSeq;
     for (const read of reads) this.members.markMirrored(read.userId, read.readSeq);
     this.attachmentRegistry.markMirrored(withdrawn);
+    this.membership.markMirrored(membershipChanges, statusVersion);
     // An edit that landed while this flush was in flight keeps the flag for the next round.
     if (this.dirty && generation === this.dirtyGeneration) {
       this.dirty = false;

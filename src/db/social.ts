@@ -25,6 +25,17 @@ export async function hasBlocked(db: Db, blocker: string, blocked: string): Prom
   return row !== undefined;
 }
 
+/** Those of `candidates` who have blocked `blocked`. */
+export async function blockersAmong(db: Db, blocked: string, candidates: string[]): Promise<string[]> {
+  if (candidates.length === 0) return [];
+  const rows = await db
+    .select({ id: blocks.blockerId })
+    .from(blocks)
+    .where(and(eq(blocks.blockedId, blocked), inList(blocks.blockerId, candidates)))
+    .all();
+  return rows.map((r) => r.id);
+}
+
 /** Everyone who has blocked `userId` (to hide them from that user's search). */
 export function blockersOf(db: Db, userId: string) {
   return db.select({ id: blocks.blockerId }).from(blocks).where(eq(blocks.blockedId, userId));

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth, requireSocketAuth } from "../auth/middleware";
-import { actorOf, conversationStub, requireConversation, requireParticipant, unwrap, type ConversationAccess } from "../conversation/access";
+import { actorOf, conversationStub, unwrap } from "../conversation/access";
 import { deleteAttachment, findAttachment, insertAttachment } from "../db/attachments";
 import { database } from "../db/client";
 import type { Env, Identity } from "../env";
@@ -25,20 +25,23 @@ const multipart = (schema: typeof uploadBodyDoc | typeof voiceNoteBodyDoc) => ({
 });
 
 /**
- * Admits the upload (membership, open, upload bucket), reads the body under the size limit,
- * decides the type from the bytes, then writes R2 first and D1 second (removing the R2 object
- * if D1 fails), and finally registers the attachment with the conversation.
+ * Admits the upload (the object checks membership, open state, refusals and the upload bucket),
+ * reads the body under the size limit, decides the type from the bytes, then writes R2 first and
+ * D1 second, and finally registers the attachment with the conversation, which decides again:
+ * whatever changed while the body arrived (a removal, close or block) refuses it there, and
+ * everything stored is removed.
  */
 async function storeUpload(
   env: Env,
   identity: Identity,
-  access: ConversationAccess,
+  conversationId: string,
   request: Request,
   field: string,
   options: { onlyKind?: Attachment["kind"]; checkFields?: (form: FormData) => void } = {},
 ): Promise<{ attachment: Attachment; form: FormData }> {
-  const stub = conversationStub(env, access.snapshot.id);
-  unwrap(await stub.admitUpload(actorOf(identity), access.snapshot));
+  const stub = conversationStub(env, conversationId);
+  const actor = actorOf(identity);
+  unwrap(await stub.admitUpload(actor));
   const { maxUploadBytes } = readConfig(env);
   const form = await readLimitedForm(request, maxUploadBytes);
   options.checkFields?.(form);
@@ -55,7 +58,7 @@ async function storeUpload(
   if (options.onlyKind && type.kind !== options.onlyKind) throw new AppError("UNSUPPORTED_FILE_TYPE", `this needs ${options.onlyKind}: mp3, wav, ogg, webm or m4a`);
 
   const id = newId("att");
-  const key = attachmentKey(access.snapshot.id, id);
+  const key = attachmentKey(conversationId, id);
   const attachment: Attachment = {
     id,
     name: cleanFileName(file.name, type.extension),
@@ -71,7 +74,7 @@ async function storeUpload(
   try {
     await insertAttachment(database(env.DB), {
       id,
-      conversationId: access.snapshot.id,
+      conversationId,
       uploaderId: identity.id,
       r2Key: key,
       name: attachment.name,
@@ -85,7 +88,15 @@ async function storeUpload(
     await env.BUCKET.delete(key);
     throw err;
   }
-  await stub.registerAttachment(access.snapshot, attachment);
+  let registered: Awaited<ReturnType<typeof stub.registerAttachment>>;
+  try {
+    registered = await stub.registerAttachment(actor, attachment);
+  } catch (err) {
+    await discardUpload(env, conversationId, id);
+    throw err;
+  }
+  if (!registered.ok) await discardUpload(env, conversationId, id);
+  unwrap(registered);
   return { attachment, form };
 }
 
@@ -112,8 +123,7 @@ const upload = createRoute({
 
 uploadRoutes.openapi(upload, async (c) => {
   const identity = c.get("identity");
-  const access = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  const { attachment } = await storeUpload(c.env, identity, access, c.req.raw, "file");
+  const { attachment } = await storeUpload(c.env, identity, c.req.valid("param").id, c.req.raw, "file");
   return c.json(attachment, 201);
 });
 
@@ -130,16 +140,16 @@ const voiceNote = createRoute({
 
 uploadRoutes.openapi(voiceNote, async (c) => {
     const identity = c.get("identity");
-    const access = await requireParticipant(c.env, database(c.env.DB), c.req.valid("param").id, identity);
+    const conversationId = c.req.valid("param").id;
     let fields: z.infer<typeof VoiceNoteFieldsSchema> | undefined;
     const checkFields = (form: FormData) => {
       const parsed = VoiceNoteFieldsSchema.safeParse(Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")));
       if (!parsed.success) throw fromZodIssues(parsed.error.issues);
       fields = parsed.data;
     };
-    const { attachment } = await storeUpload(c.env, identity, access, c.req.raw, "voice_note", { onlyKind: "audio", checkFields });
-    const stub = conversationStub(c.env, access.snapshot.id);
-    const result = await stub.sendMessage(actorOf(identity), access.snapshot, {
+    const { attachment } = await storeUpload(c.env, identity, conversationId, c.req.raw, "voice_note", { onlyKind: "audio", checkFields });
+    const stub = conversationStub(c.env, conversationId);
+    const result = await stub.sendMessage(actorOf(identity), {
       content: fields?.content ?? "",
       type: "voice",
       attachment_id: attachment.id,
@@ -151,10 +161,10 @@ uploadRoutes.openapi(voiceNote, async (c) => {
     try {
       sent = unwrap(result);
     } catch (err) {
-      await discardUpload(c.env, access.snapshot.id, attachment.id);
+      await discardUpload(c.env, conversationId, attachment.id);
       throw err;
     }
-    if (!sent.created) await discardUpload(c.env, access.snapshot.id, attachment.id);
+    if (!sent.created) await discardUpload(c.env, conversationId, attachment.id);
     return c.json(sent.message, sent.created ? 201 : 200);
 });
 
@@ -174,7 +184,7 @@ attachmentRoutes.openapi(download, async (c) => {
   const db = database(c.env.DB);
   const row = await findAttachment(db, c.req.valid("param").id);
   if (!row || row.deletedAt) throw new AppError("NOT_FOUND", "no such attachment");
-  await requireConversation(c.env, db, row.conversationId, identity);
+  unwrap(await conversationStub(c.env, row.conversationId).describe(actorOf(identity)));
 
   const headers = new Headers({
     "content-type": row.contentType,

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { conversationStub, openConversation, requireConversation, snapshotOf, unwrap } from "../conversation/access";
+import { conversationOf, conversationStub, directRefusals, unwrap } from "../conversation/access";
+import type { ConversationState } from "../conversation/membership-desk";
 import { database, type Db } from "../db/client";
 import {
   addParticipant,
@@ -10,17 +11,15 @@ import {
   insertConversation,
   listConversations,
   loadConversation,
-  removeParticipant,
   toConversation,
   updateConversation,
   type ConversationWithParticipants,
-  type ParticipantRole,
 } from "../db/conversations";
-import { areFriends, hasBlocked } from "../db/social";
+import { areFriends, blockersAmong, hasBlocked } from "../db/social";
 import { findUserById, findUsersByEmails, findUsersByIds } from "../db/users";
 import { readConfig } from "../lib/config";
 import { pushToInboxes } from "../user/inbox";
-import type { Env, Identity } from "../env";
+import type { Env } from "../env";
 import { bearerSecurity, createApp } from "../lib/app";
 import { AppError, validationError } from "../lib/errors";
 import { newId, nowIso } from "../lib/ids";
@@ -34,6 +33,7 @@ import {
   ListConversationsQuerySchema,
   PatchConversationBodySchema,
   type CreateConversationBody,
+  type ParticipantRole,
 } from "../schemas/conversations";
 import { ReadBodySchema, ReadResponseSchema } from "../schemas/messages";
 
@@ -71,10 +71,13 @@ async function resolveMembers(db: Db, me: string, body: CreateConversationBody):
   return [me, ...[...ids].sort()];
 }
 
-/** A direct conversation needs the other side not to have blocked the caller, and friendship under DM_POLICY=friends. */
-async function requireMayStartDirect(env: Env, db: Db, me: string, other: string): Promise<void> {
-  if (await hasBlocked(db, other, me)) throw new AppError("BLOCKED", "this user does not accept conversations from you");
-  if (readConfig(env).dmPolicy === "friends" && !(await areFriends(db, me, other))) {
+/**
+ * No one may start a conversation (direct or group) with someone who blocked them; a direct
+ * conversation under DM_POLICY=friends also needs the friendship.
+ */
+async function requireMayStart(env: Env, db: Db, me: string, others: string[], type: "direct" | "group"): Promise<void> {
+  if ((await blockersAmong(db, me, others)).length > 0) throw new AppError("BLOCKED", "someone in this conversation does not accept conversations from you");
+  if (type === "direct" && readConfig(env).dmPolicy === "friends" && !(await areFriends(db, me, others[0]!))) {
     throw new AppError("NOT_FRIENDS", "direct conversations need an accepted friendship");
   }
 }
@@ -91,7 +94,7 @@ conversationRoutes.openapi(create, async (c) => {
   if (body.type === "direct" && members.length !== 2) {
     throw validationError("participant_ids", "a direct conversation has exactly one other participant");
   }
-  if (body.type === "direct") await requireMayStartDirect(c.env, db, me, members[1]!);
+  await requireMayStart(c.env, db, me, members.slice(1), body.type);
   const unknownRole = Object.keys(body.roles ?? {}).find((id) => !members.includes(id));
   if (unknownRole) throw validationError(`roles.${unknownRole}`, "is not a participant of this conversation");
 
@@ -103,6 +106,11 @@ conversationRoutes.openapi(create, async (c) => {
   const now = nowIso();
   const id = newId("cnv");
   const roles: Record<string, ParticipantRole> = body.roles ?? {};
+  const participants = members.map((userId) => ({ userId, role: roles[userId] ?? "member" }));
+  // The object is the authority, so it exists first; D1's rows (for listing and the direct
+  // key) follow. A create that loses the direct-key race leaves an object no one can reach.
+  const refusals = body.type === "direct" ? await directRefusals(c.env, db, members[0]!, members[1]!) : {};
+  unwrap(await conversationStub(c.env, id).create({ id, type: body.type, createdBy: me, participants, refusals }));
   try {
     await insertConversation(
       db,
@@ -120,7 +128,7 @@ conversationRoutes.openapi(create, async (c) => {
         updatedAt: now,
         lastActivityAt: now,
       },
-      members.map((userId) => ({ userId, role: roles[userId] ?? "member" })),
+      participants,
     );
   } catch (err) {
     // Two first contacts raced: the unique direct key let one in; the other gets that one.
@@ -173,10 +181,21 @@ const get = createRoute({
   responses: { 200: jsonResponse(ConversationSchema, "The conversation"), ...errorResponses(401, 403, 404) },
 });
 
+/**
+ * The conversation as D1 lists it, with what the object decided overriding the mirror (status),
+ * so an answer never shows a state older than the change it answers.
+ */
+async function conversationView(db: Db, state: ConversationState, viewerId: string) {
+  const entry = await loadConversation(db, state.id);
+  if (!entry) throw new AppError("INTERNAL", "conversation is missing from the list");
+  return { ...toConversation(entry, viewerId), status: state.status };
+}
+
 conversationRoutes.openapi(get, async (c) => {
   const identity = c.get("identity");
-  const { conversation } = await requireConversation(c.env, database(c.env.DB), c.req.valid("param").id, identity);
-  return c.json(toConversation(conversation, identity.id), 200);
+  const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
+  const state = unwrap(await stub.describe(actor));
+  return c.json(await conversationView(database(c.env.DB), state, identity.id), 200);
 });
 
 const patch = createRoute({
@@ -189,35 +208,21 @@ const patch = createRoute({
   responses: { 200: jsonResponse(ConversationSchema, "The updated conversation"), ...errorResponses(400, 401, 403, 404) },
 });
 
-/** After D1 changed, the Durable Object takes the new snapshot so its sockets see it at once. */
-async function reloadAndRefresh(
-  env: Env,
-  db: Db,
-  id: string,
-  identity: Identity,
-  statusChange: "closed" | "reopened" | null = null,
-): Promise<ConversationWithParticipants> {
-  const fresh = (await loadConversation(db, id))!;
-  await conversationStub(env, id).refresh(await snapshotOf(env, db, fresh), statusChange ? { actorId: identity.id, change: statusChange } : null);
-  return fresh;
-}
-
 conversationRoutes.openapi(patch, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
-  const { id } = c.req.valid("param");
-  const { conversation, isParticipant } = await requireConversation(c.env, db, id, identity);
   const body = c.req.valid("json");
-  // A moderator (an admin outside the conversation) closing or reopening it leaves a system note.
-  const statusChange =
-    !isParticipant && body.status && body.status !== conversation.row.status ? (body.status === "closed" ? "closed" : "reopened") : null;
-  await updateConversation(db, id, {
-    ...(body.title !== undefined && { title: body.title }),
-    ...(body.status !== undefined && { status: body.status }),
-    ...(body.metadata !== undefined && { metadata: body.metadata }),
-    updatedAt: nowIso(),
-  });
-  return c.json(toConversation(await reloadAndRefresh(c.env, db, id, identity, statusChange), identity.id), 200);
+  const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
+  // The object decides access and the status; title and metadata are D1's alone.
+  const state = unwrap(body.status !== undefined ? await stub.setStatus(actor, body.status) : await stub.describe(actor));
+  if (body.title !== undefined || body.metadata !== undefined) {
+    await updateConversation(db, state.id, {
+      ...(body.title !== undefined && { title: body.title }),
+      ...(body.metadata !== undefined && { metadata: body.metadata }),
+      updatedAt: nowIso(),
+    });
+  }
+  return c.json(await conversationView(db, state, identity.id), 200);
 });
 
 const addMember = createRoute({
@@ -234,23 +239,18 @@ const addMember = createRoute({
   },
 });
 
-function requireGroup(conversation: ConversationWithParticipants): void {
-  if (conversation.row.type !== "group") throw new AppError("FORBIDDEN", "a direct conversation's participants are fixed");
-}
-
 conversationRoutes.openapi(addMember, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
-  const { id } = c.req.valid("param");
-  const { conversation, isParticipant } = await requireConversation(c.env, db, id, identity);
-  if (!isParticipant && !identity.isAdmin) throw new AppError("CHAT_ACCESS_DENIED", "only participants may add people");
-  requireGroup(conversation);
   const body = c.req.valid("json");
-  if (!(await findUserById(db, body.user_id))) throw new AppError("USER_NOT_FOUND", "no such user");
-  const existing = conversation.participants.find((p) => p.userId === body.user_id);
-  await addParticipant(db, id, body.user_id, body.role ?? existing?.role ?? "member", nowIso());
-  const fresh = await reloadAndRefresh(c.env, db, id, identity);
-  return c.json(toConversation(fresh, identity.id), existing ? 200 : 201);
+  // Facts about the person from D1; the object refuses with them only after its own access check.
+  const [known, blockedCaller] = await Promise.all([
+    findUserById(db, body.user_id).then(Boolean),
+    body.user_id === identity.id ? false : hasBlocked(db, body.user_id, identity.id),
+  ]);
+  const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
+  const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known, blockedCaller }));
+  return c.json(await conversationView(db, state, identity.id), added ? 201 : 200);
 });
 
 const removeMember = createRoute({
@@ -263,20 +263,10 @@ const removeMember = createRoute({
   responses: { 204: { description: "Removed" }, ...errorResponses(401, 403, 404) },
 });
 
-function mayRemove(identity: Identity, conversation: ConversationWithParticipants, userId: string): boolean {
-  return identity.isAdmin || userId === identity.id || conversation.row.createdBy === identity.id;
-}
-
 conversationRoutes.openapi(removeMember, async (c) => {
-  const identity = c.get("identity");
-  const db = database(c.env.DB);
   const { id, user_id: userId } = c.req.valid("param");
-  const { conversation } = await requireConversation(c.env, db, id, identity);
-  requireGroup(conversation);
-  if (!mayRemove(identity, conversation, userId)) throw new AppError("FORBIDDEN", "only the creator or an admin may remove others");
-  if (!conversation.participants.some((p) => p.userId === userId)) throw new AppError("USER_NOT_FOUND", "not a participant");
-  await removeParticipant(db, id, userId);
-  await reloadAndRefresh(c.env, db, id, identity);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), id);
+  unwrap(await stub.removeParticipant(actor, userId));
   return c.body(null, 204);
 });
 
@@ -291,8 +281,8 @@ const read = createRoute({
 });
 
 conversationRoutes.openapi(read, async (c) => {
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "participant");
-  return c.json(unwrap(await stub.markRead(actor, snapshot, c.req.valid("json").up_to_seq)), 200);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), c.req.valid("param").id);
+  return c.json(unwrap(await stub.markRead(actor, c.req.valid("json").up_to_seq)), 200);
 });
 
 const stats = createRoute({
@@ -309,6 +299,6 @@ const stats = createRoute({
 conversationRoutes.openapi(stats, async (c) => {
   const identity = c.get("identity");
   if (!identity.isAdmin) throw new AppError("FORBIDDEN", "stats are for admins");
-  const { stub } = await openConversation(c.env, identity, c.req.valid("param").id, "viewer");
-  return c.json(await stub.costs(), 200);
+  const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
+  return c.json(unwrap(await stub.costs(actor)), 200);
 });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { openConversation, unwrap } from "../conversation/access";
+import { conversationOf, unwrap } from "../conversation/access";
 import { bearerSecurity, createApp } from "../lib/app";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import {
@@ -34,8 +34,8 @@ const send = createRoute({
 });
 
 messageRoutes.openapi(send, async (c) => {
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "participant");
-  const { message, created } = unwrap(await stub.sendMessage(actor, snapshot, c.req.valid("json")));
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), c.req.valid("param").id);
+  const { message, created } = unwrap(await stub.sendMessage(actor, c.req.valid("json")));
   return c.json(message, created ? 201 : 200);
 });
 
@@ -50,8 +50,8 @@ const history = createRoute({
 });
 
 messageRoutes.openapi(history, async (c) => {
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "viewer");
-  return c.json(await stub.history(actor, snapshot, c.req.valid("query")), 200);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), c.req.valid("param").id);
+  return c.json(unwrap(await stub.history(actor, c.req.valid("query"))), 200);
 });
 
 const MessageParams = z.object({ id: IdSchema, message_id: IdSchema });
@@ -68,8 +68,8 @@ const edit = createRoute({
 
 messageRoutes.openapi(edit, async (c) => {
   const { id, message_id: messageId } = c.req.valid("param");
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "participant");
-  return c.json(unwrap(await stub.editMessage(actor, snapshot, messageId, c.req.valid("json").content)), 200);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), id);
+  return c.json(unwrap(await stub.editMessage(actor, messageId, c.req.valid("json").content)), 200);
 });
 
 const remove = createRoute({
@@ -84,8 +84,8 @@ const remove = createRoute({
 
 messageRoutes.openapi(remove, async (c) => {
   const { id, message_id: messageId } = c.req.valid("param");
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "viewer");
-  return c.json(unwrap(await stub.deleteMessage(actor, snapshot, messageId)), 200);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), id);
+  return c.json(unwrap(await stub.deleteMessage(actor, messageId)), 200);
 });
 
 const ReactionParams = z.object({ id: IdSchema, message_id: IdSchema, emoji: z.string().min(1).max(64) });
@@ -102,8 +102,8 @@ for (const [method, add] of [["put", true], ["delete", false]] as const) {
   });
   messageRoutes.openapi(route, async (c) => {
     const { id, message_id: messageId, emoji } = c.req.valid("param");
-    const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "participant");
-    return c.json(unwrap(await stub.react(actor, snapshot, messageId, emoji, add)), 200);
+    const { stub, actor } = conversationOf(c.env, c.get("identity"), id);
+    return c.json(unwrap(await stub.react(actor, messageId, emoji, add)), 200);
   });
 }
 
@@ -119,6 +119,6 @@ const receipts = createRoute({
 
 messageRoutes.openapi(receipts, async (c) => {
   const { id, message_id: messageId } = c.req.valid("param");
-  const { stub, snapshot } = await openConversation(c.env, c.get("identity"), id, "viewer");
-  return c.json(unwrap(await stub.receipts(snapshot, messageId)), 200);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), id);
+  return c.json(unwrap(await stub.receipts(actor, messageId)), 200);
 });

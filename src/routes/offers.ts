@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { openConversation, unwrap } from "../conversation/access";
+import { conversationOf, unwrap } from "../conversation/access";
 import { bearerSecurity, createApp } from "../lib/app";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import { MessageSchema } from "../schemas/messages";
@@ -25,8 +25,8 @@ const create = createRoute({
 });
 
 offerRoutes.openapi(create, async (c) => {
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "participant");
-  const { message, created } = unwrap(await stub.createOffer(actor, snapshot, c.req.valid("json")));
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), c.req.valid("param").id);
+  const { message, created } = unwrap(await stub.createOffer(actor, c.req.valid("json")));
   return c.json(message, created ? 201 : 200);
 });
 
@@ -46,6 +46,6 @@ const respond = createRoute({
 
 offerRoutes.openapi(respond, async (c) => {
   const { id, offer_id: offerId } = c.req.valid("param");
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), id, "participant");
-  return c.json(unwrap(await stub.respondToOffer(actor, snapshot, offerId, c.req.valid("json"))), 201);
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), id);
+  return c.json(unwrap(await stub.respondToOffer(actor, offerId, c.req.valid("json"))), 201);
 });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireSocketAuth } from "../auth/middleware";
-import { actorOf, openConversation } from "../conversation/access";
+import { actorOf, conversationOf } from "../conversation/access";
 import { createApp } from "../lib/app";
 import { limitPerIp } from "../limits/per-ip";
 import { inboxStub } from "../user/inbox";
@@ -27,13 +27,13 @@ const conversationSocket = createRoute({
 });
 
 realtimeRoutes.openapi(conversationSocket, async (c) => {
-  const { stub, actor, snapshot } = await openConversation(c.env, c.get("identity"), c.req.valid("param").id, "viewer");
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw validationError("upgrade", "this endpoint expects a WebSocket upgrade");
   }
+  // The conversation's object decides who may open it, and answers a refusal in the error envelope.
+  const { stub, actor } = conversationOf(c.env, c.get("identity"), c.req.valid("param").id);
   const headers = new Headers(c.req.raw.headers);
   headers.set("x-chat-actor", JSON.stringify(actor));
-  headers.set("x-chat-snapshot", JSON.stringify(snapshot));
   const response = await stub.fetch(new Request(c.req.raw, { headers }));
   return response as unknown as Response & { status: 200 };
 });

@@ -3,6 +3,7 @@ import { boundedObject, HttpUrl, IdSchema, IsoTime } from "./common";
 import { MessageSchema } from "./messages";
 
 export const ParticipantRoleSchema = z.enum(["buyer", "seller", "client", "provider", "member"]);
+export type ParticipantRole = z.infer<typeof ParticipantRoleSchema>;
 export const ConversationTypeSchema = z.enum(["direct", "group"]);
 export const ConversationStatusSchema = z.enum(["active", "closed"]);
 

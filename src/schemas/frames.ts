@@ -47,7 +47,9 @@ export type ServerFrame =
       conversation_id: string;
       user_id: string;
       last_seq: number;
+      /** Every participant up to 100; in bigger groups, the online ones (at most 100). */
       participants: { id: string; online: boolean }[];
+      participant_count: number;
       typing: string[];
     }
   | { type: "message.ack"; client_id: string | null; ref: FrameRef | null; message: Message }

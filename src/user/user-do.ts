@@ -4,6 +4,7 @@ import { unreadCounts } from "../db/conversations";
 import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
 import { nowIso } from "../lib/ids";
+import { MAX_FRAME_BYTES } from "../lib/protocol";
 import type { Conversation } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import { InboxState } from "./inbox-state";
@@ -30,8 +31,6 @@ interface InboxIdentity {
   userId: string;
   exp: number;
 }
-
-const MAX_FRAME_BYTES = 64 * 1024;
 
 /**
  * One per user: inbox sockets (hibernatable), unread totals and presence. Conversations tell

@@ -270,9 +270,6 @@ describe("DM_POLICY=friends", () => {
       403,
       "NOT_FRIENDS",
     );
-    expectError(await callWith(friendsOnly, `/api/v1/conversations/${existing}/messages`, { method: "POST", token: kim.token, json: { content: "hi" } }), 403, "NOT_FRIENDS");
-    expectError(await callWith(friendsOnly, `/api/v1/conversations/${existing}/messages`, { method: "POST", token: lou.token, json: { content: "hi" } }), 403, "NOT_FRIENDS");
-    expect(await history(kim, existing)).toEqual([]);
 
     // Groups do not care about friendship.
     const created = await callWith(friendsOnly, "/api/v1/conversations", { method: "POST", token: kim.token, json: { type: "group", title: "g", participant_ids: [lou.id, max.id] } });
@@ -294,6 +291,15 @@ describe("DM_POLICY=friends", () => {
     const sendOld = await callWith(friendsOnly, `/api/v1/conversations/${existing}/messages`, { method: "POST", token: kim.token, json: { content: "and here" } });
     expect(sendOld.status).toBe(201);
     expect(sendOld.body).toMatchObject({ seq: 1, sender_id: kim.id });
+
+    // Ending the friendship closes every direct conversation of the pair to sends, both ways.
+    expect((await callWith(friendsOnly, `/api/v1/friends/${lou.id}`, { method: "DELETE", token: kim.token })).status).toBeLessThan(300);
+    for (const conversation of [fresh.body.id, existing]) {
+      for (const sender of [kim, lou]) {
+        expectError(await callWith(friendsOnly, `/api/v1/conversations/${conversation}/messages`, { method: "POST", token: sender.token, json: { content: "hi" } }), 403, "NOT_FRIENDS");
+      }
+    }
+    expect((await history(kim, fresh.body.id)).map((m) => m.content)).toEqual(["now we can"]);
 
     // Still strangers: max and kim.
     expectError(

@@ -340,7 +340,7 @@ type Fault = { calls: number };
 async function injectSummaryFault(stub: DurableObjectStub): Promise<Fault> {
   const fault: Fault = { calls: 0 };
   await runInside(stub, (instance) => {
-    const summary = (instance.chat as { summary: unknown }).summary as { d1: D1Database };
+    const summary = (instance.parts as { chat: { summary: unknown } }).chat.summary as { d1: D1Database };
     const real = summary.d1;
     summary.d1 = new Proxy(real, {
       get(target, prop) {
@@ -361,7 +361,7 @@ async function injectSummaryFault(stub: DurableObjectStub): Promise<Fault> {
 
 async function removeSummaryFault(stub: DurableObjectStub): Promise<void> {
   await runInside(stub, (instance) => {
-    const summary = (instance.chat as { summary: unknown }).summary as { d1: D1Database };
+    const summary = (instance.parts as { chat: { summary: unknown } }).chat.summary as { d1: D1Database };
     expect(instance.__realSummaryD1, "the instance with the fault is still the live one").toBeDefined();
     summary.d1 = instance.__realSummaryD1 as D1Database;
   });
@@ -408,7 +408,7 @@ async function staleSummary() {
   expect(await listed(bob, id, context)).toEqual({ lastMessageId: first.body.id, lastSeq: 1, unread: 1, unreadEndpoint: 1 });
   // A retry is scheduled on the alarm.
   const retry = await runInside(stub, async (instance, state) => ({
-    retryAt: ((instance.chat as { summary: unknown }).summary as { retryAt: number | null }).retryAt,
+    retryAt: ((instance.parts as { chat: { summary: unknown } }).chat.summary as { retryAt: number | null }).retryAt,
     alarm: await state.storage.getAlarm(),
   }));
   expect(retry.retryAt).not.toBeNull();
@@ -422,10 +422,10 @@ describe("a failing D1 summary write", () => {
 
     // The alarm retries while D1 still fails: still stale, and the next retry is further out.
     const before = fault.calls;
-    const firstRetryAt = await runInside(stub, (instance) => ((instance.chat as { summary: unknown }).summary as { retryAt: number }).retryAt);
+    const firstRetryAt = await runInside(stub, (instance) => ((instance.parts as { chat: { summary: unknown } }).chat.summary as { retryAt: number }).retryAt);
     await runDurableObjectAlarm(stub);
     expect(fault.calls).toBeGreaterThan(before);
-    const nextRetryAt = await runInside(stub, (instance) => ((instance.chat as { summary: unknown }).summary as { retryAt: number }).retryAt);
+    const nextRetryAt = await runInside(stub, (instance) => ((instance.parts as { chat: { summary: unknown } }).chat.summary as { retryAt: number }).retryAt);
     expect(nextRetryAt - Date.now()).toBeGreaterThan(1_000); // backoff: the second failure waits 2 s
     expect(nextRetryAt).toBeGreaterThan(firstRetryAt);
     expect(await listed(bob, id, context)).toEqual({ lastMessageId: log[0].id, lastSeq: 1, unread: 1, unreadEndpoint: 1 });
@@ -437,7 +437,7 @@ describe("a failing D1 summary write", () => {
     expect(await listed(alice, id, context)).toEqual({ lastMessageId: newest.id, lastSeq: 4, unread: 0, unreadEndpoint: 0 });
     expect(fault.calls).toBe(callsAtRepair);
     const after = await runInside(stub, (instance) => {
-      const summary = (instance.chat as { summary: unknown }).summary as { pending: boolean; retryAt: number | null };
+      const summary = (instance.parts as { chat: { summary: unknown } }).chat.summary as { pending: boolean; retryAt: number | null };
       return { pending: summary.pending, retryAt: summary.retryAt };
     });
     expect(after.pending).toBe(false);

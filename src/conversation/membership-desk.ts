@@ -1,0 +1,120 @@
+import { nowIso } from "../lib/ids";
+import { CLOSE_REMOVED } from "../lib/protocol";
+import type { ParticipantRole } from "../schemas/conversations";
+import { fail, ok, type Actor, type Conversation, type Result } from "./conversation";
+import type { ConversationStatus, NewConversation, Refusal } from "./membership";
+
+/** Someone to add, with what the Worker knows of them from D1. */
+export interface NewParticipant {
+  userId: string;
+  role: ParticipantRole | undefined;
+  /** The user exists. */
+  known: boolean;
+  /** The user has blocked the one adding them. */
+  blockedCaller: boolean;
+}
+
+/** What a route needs to know of the conversation after a change (or to answer GET). */
+export interface ConversationState {
+  id: string;
+  type: "direct" | "group";
+  status: ConversationStatus;
+  createdBy: string;
+  version: number;
+  isParticipant: boolean;
+  participantCount: number;
+}
+
+/**
+ * Changes to who takes part and whether the conversation is open, decided here and nowhere
+ * else: each is checked and applied in one transaction, under the next version, so a request
+ * that started before a removal, close or block cannot undo it. D1 learns afterwards through
+ * the summary mirror; the callers wait for it so a list read right after the answer is fresh.
+ */
+export class MembershipDesk {
+  constructor(private readonly conversation: Conversation) {}
+
+  create(input: NewConversation): Result<ConversationState> {
+    const c = this.conversation;
+    if (c.membership.current) {
+      // A retried create of the same conversation (same id) is harmless; anything else is a bug.
+      return c.membership.current.createdBy === input.createdBy ? ok(this.state(input.createdBy)) : fail("FORBIDDEN", "conversation exists");
+    }
+    c.transaction(() => c.membership.create(input, nowIso()));
+    return ok(this.state(input.createdBy));
+  }
+
+  state(viewerId: string): ConversationState {
+    const { membership } = this.conversation;
+    const meta = membership.current!;
+    return {
+      id: meta.id,
+      type: meta.type,
+      status: meta.status,
+      createdBy: meta.createdBy,
+      version: membership.version,
+      isParticipant: membership.isParticipant(viewerId),
+      participantCount: membership.count,
+    };
+  }
+
+  /**
+   * Any participant may close or reopen; a close by a moderator (an admin) can be undone only by
+   * a moderator. A moderator who is not a participant leaves a system note naming the action.
+   */
+  setStatus(actor: Actor, status: ConversationStatus): Result<ConversationState> {
+    const c = this.conversation;
+    const meta = c.membership.current!;
+    if (meta.status === status) return ok(this.state(actor.id));
+    if (status === "active" && meta.closedBy === "moderator" && !actor.isAdmin) {
+      return fail("FORBIDDEN", "a conversation closed by a moderator can be reopened only by a moderator");
+    }
+    const asOutsider = !c.membership.isParticipant(actor.id);
+    const note = c.transaction(() => {
+      c.membership.setStatus(status, actor.isAdmin ? "moderator" : "participant");
+      if (!asOutsider) return null;
+      const change = status === "closed" ? "closed" : "reopened";
+      return c.appendSystem(`Conversation ${change} by a moderator`, { action: `conversation.${change}`, actor_id: actor.id });
+    });
+    if (note) c.publish([note], null);
+    return ok(this.state(actor.id));
+  }
+
+  /** Participants (and admins) add people to groups; naming an existing participant changes their role. */
+  add(actor: Actor, person: NewParticipant): Result<{ added: boolean; state: ConversationState }> {
+    const c = this.conversation;
+    const refused = this.requireGroup();
+    if (refused) return refused;
+    const { userId, role } = person;
+    if (!person.known) return fail("USER_NOT_FOUND", "no such user");
+    if (person.blockedCaller) return fail("BLOCKED", "this user does not accept conversations from you");
+    const existing = c.membership.roleOf(userId);
+    const { added } = c.transaction(() => c.membership.add(userId, role ?? existing ?? "member", nowIso()));
+    return ok({ added, state: this.state(actor.id) });
+  }
+
+  /** Leaving, or removal by the creator or an admin; the removed person's sockets close at once. */
+  remove(actor: Actor, userId: string): Result<ConversationState> {
+    const c = this.conversation;
+    const refused = this.requireGroup();
+    if (refused) return refused;
+    const meta = c.membership.current!;
+    if (!(actor.isAdmin || userId === actor.id || meta.createdBy === actor.id)) {
+      return fail("FORBIDDEN", "only the creator or an admin may remove others");
+    }
+    if (!c.transaction(() => c.membership.remove(userId))) return fail("USER_NOT_FOUND", "not a participant");
+    if (c.typing.stop(userId)) c.broadcastTyping(userId, false);
+    c.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
+    return ok(this.state(actor.id));
+  }
+
+  /** Blocks and friendships changed for a direct conversation's pair: sends are checked against these from now on. */
+  setRefusals(refusals: Record<string, Refusal>): void {
+    const c = this.conversation;
+    c.transaction(() => c.membership.setRefusals(refusals));
+  }
+
+  private requireGroup(): Result<never> | null {
+    return this.conversation.membership.current!.type === "group" ? null : fail("FORBIDDEN", "a direct conversation's participants are fixed");
+  }
+}

@@ -1,0 +1,211 @@
+import type { ParticipantRole } from "../schemas/conversations";
+import type { StateStore } from "./storage";
+
+export type Refusal = "BLOCKED" | "NOT_FRIENDS";
+export type ConversationStatus = "active" | "closed";
+
+/** Who closed a closed conversation: a moderator's (admin's or service's) close binds participants. */
+export type ClosedBy = "participant" | "moderator" | null;
+
+/** The conversation's identity and state as its object holds it (the authority; D1 mirrors it). */
+export interface ConversationMeta {
+  id: string;
+  type: "direct" | "group";
+  createdBy: string;
+  status: ConversationStatus;
+  closedBy: ClosedBy;
+  /** Participants who may read but not send: blocked by the other side, or not friends under DM_POLICY=friends. */
+  refusals: Record<string, Refusal>;
+}
+
+export interface NewConversation {
+  id: string;
+  type: "direct" | "group";
+  createdBy: string;
+  participants: { userId: string; role: ParticipantRole }[];
+  refusals: Record<string, Refusal>;
+}
+
+/** A membership change D1 has not been told yet: the participant's state at `version`. */
+export interface UnmirroredParticipant {
+  userId: string;
+  role: ParticipantRole;
+  joinedAt: string;
+  active: boolean;
+  version: number;
+}
+
+type ParticipantRow = { user_id: string; role: ParticipantRole; joined_at: string; active: number; version: number };
+
+/**
+ * Who belongs to the conversation, with roles, its status and its refusals. Every change takes
+ * the next `version` (stored, so it only grows, across eviction too). A removed participant's
+ * row stays (inactive) so the change can be mirrored to D1 in order; `mirrored_version` says
+ * what D1 has been told. Membership checks are a primary-key lookup, cached per instance.
+ */
+export class Membership {
+  private meta: ConversationMeta | null;
+  private currentVersion: number;
+  private activeCount: number;
+  private readonly roles = new Map<string, ParticipantRole | null>();
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly state: StateStore,
+  ) {
+    const stored = state.get("conversation");
+    this.meta = stored ? (JSON.parse(stored) as ConversationMeta) : null;
+    this.currentVersion = Number(state.get("version") ?? 0);
+    this.activeCount = this.meta ? sql.exec<{ n: number }>("SELECT count(*) AS n FROM participants WHERE active = 1").one().n : 0;
+  }
+
+  /** Null until the conversation was created: an object of an unknown id knows nothing. */
+  get current(): ConversationMeta | null {
+    return this.meta;
+  }
+
+  get version(): number {
+    return this.currentVersion;
+  }
+
+  get count(): number {
+    return this.activeCount;
+  }
+
+  /** Inside a transaction. Creating twice is refused by the caller (see Conversation.create). */
+  create(input: NewConversation, now: string): void {
+    const version = this.bump();
+    for (const { userId, role } of input.participants) {
+      // Creation is mirrored by the Worker itself (one D1 batch with the conversation row).
+      this.sql.exec(
+        "INSERT INTO participants (user_id, role, joined_at, active, version, mirrored_version) VALUES (?, ?, ?, 1, ?, ?)",
+        userId,
+        role,
+        now,
+        version,
+        version,
+      );
+    }
+    this.activeCount = input.participants.length;
+    this.roles.clear();
+    this.saveMeta({ id: input.id, type: input.type, createdBy: input.createdBy, status: "active", closedBy: null, refusals: input.refusals }, true);
+  }
+
+  roleOf(userId: string): ParticipantRole | null {
+    let role = this.roles.get(userId);
+    if (role === undefined) {
+      role = this.sql.exec<{ role: ParticipantRole }>("SELECT role FROM participants WHERE user_id = ? AND active = 1", userId).toArray()[0]?.role ?? null;
+      this.roles.set(userId, role);
+    }
+    return role;
+  }
+
+  isParticipant(userId: string): boolean {
+    return this.roleOf(userId) !== null;
+  }
+
+  /** Adds, or changes the role of, a participant. Inside a transaction; returns whether they are new. */
+  add(userId: string, role: ParticipantRole, now: string): { added: boolean; changed: boolean } {
+    const existing = this.roleOf(userId);
+    if (existing === role) return { added: false, changed: false };
+    const version = this.bump();
+    this.sql.exec(
+      `INSERT INTO participants (user_id, role, joined_at, active, version) VALUES (?, ?, ?, 1, ?)
+       ON CONFLICT(user_id) DO UPDATE SET role = excluded.role, active = 1, version = excluded.version,
+         joined_at = CASE WHEN participants.active = 1 THEN participants.joined_at ELSE excluded.joined_at END`,
+      userId,
+      role,
+      now,
+      version,
+    );
+    if (existing === null) this.activeCount++;
+    this.roles.set(userId, role);
+    return { added: existing === null, changed: true };
+  }
+
+  /** Inside a transaction; returns false when they were not a participant. */
+  remove(userId: string): boolean {
+    if (!this.isParticipant(userId)) return false;
+    this.sql.exec("UPDATE participants SET active = 0, version = ? WHERE user_id = ?", this.bump(), userId);
+    this.activeCount--;
+    this.roles.set(userId, null);
+    return true;
+  }
+
+  setStatus(status: ConversationStatus, closedBy: ClosedBy): void {
+    this.saveMeta({ ...this.meta!, status, closedBy: status === "closed" ? closedBy : null }, true);
+  }
+
+  setRefusals(refusals: Record<string, Refusal>): boolean {
+    if (JSON.stringify(refusals) === JSON.stringify(this.meta!.refusals)) return false;
+    this.saveMeta({ ...this.meta!, refusals }, false);
+    return true;
+  }
+
+  refusalFor(userId: string): Refusal | null {
+    return this.meta?.refusals[userId] ?? null;
+  }
+
+  /** Active participant ids, in join order; at most `limit` of them. */
+  ids(limit = Number.MAX_SAFE_INTEGER): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM participants WHERE active = 1 ORDER BY joined_at, user_id LIMIT ?", limit)
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
+  /** Active participants with roles, in join order. */
+  list(limit = Number.MAX_SAFE_INTEGER): { userId: string; role: ParticipantRole }[] {
+    return this.sql
+      .exec<ParticipantRow>("SELECT user_id, role FROM participants WHERE active = 1 ORDER BY joined_at, user_id LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ userId: r.user_id, role: r.role }));
+  }
+
+  // ── The D1 mirror (participants rows, status) ──
+
+  unmirrored(limit: number): UnmirroredParticipant[] {
+    return this.sql
+      .exec<ParticipantRow>("SELECT user_id, role, joined_at, active, version FROM participants WHERE version > mirrored_version LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ userId: r.user_id, role: r.role, joinedAt: r.joined_at, active: r.active === 1, version: r.version }));
+  }
+
+  hasUnmirrored(): boolean {
+    return this.statusUnmirrored() || this.sql.exec("SELECT 1 FROM participants WHERE version > mirrored_version LIMIT 1").toArray().length > 0;
+  }
+
+  /** What D1 was told, unless the participant changed again meanwhile (then the next round sends that). */
+  markMirrored(changes: UnmirroredParticipant[], statusVersion: number | null): void {
+    for (const change of changes) {
+      this.sql.exec("UPDATE participants SET mirrored_version = ? WHERE user_id = ? AND version = ?", change.version, change.userId, change.version);
+    }
+    if (statusVersion !== null && Number(this.state.get("status_mirrored_version") ?? 0) < statusVersion) {
+      this.state.set("status_mirrored_version", String(statusVersion));
+    }
+  }
+
+  /** The version of the status change D1 has not been told, or null. */
+  statusToMirror(): number | null {
+    return this.statusUnmirrored() ? Number(this.state.get("status_version") ?? 0) : null;
+  }
+
+  private statusUnmirrored(): boolean {
+    return Number(this.state.get("status_version") ?? 0) > Number(this.state.get("status_mirrored_version") ?? 0);
+  }
+
+  private bump(): number {
+    this.currentVersion++;
+    this.state.set("version", String(this.currentVersion));
+    return this.currentVersion;
+  }
+
+  private saveMeta(meta: ConversationMeta, statusChanged: boolean): void {
+    const isNew = this.meta === null;
+    this.meta = meta;
+    this.state.set("conversation", JSON.stringify(meta));
+    if (isNew) return;
+    const version = this.bump();
+    if (statusChanged) this.state.set("status_version", String(version));
+  }
+}
