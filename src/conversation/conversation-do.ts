@@ -15,12 +15,15 @@ import { OfferDesk } from "./offer-desk";
 import type { ReactionMap } from "./reactions";
 import type { SocketIdentity } from "./socket-hub";
 import { hasSchema, migrate } from "./storage";
+import { inboxStub } from "../user/inbox";
 
 export type { Actor, Result } from "./conversation";
 
 const SYNC_BATCH = 100;
 /** `hello` lists every participant up to this many; bigger groups list the online ones (and give the count). */
 const HELLO_PARTICIPANTS = 100;
+/** User objects asked at once when a conversation learns who of its new participants has an inbox open. */
+const INBOX_QUERIES_AT_ONCE = 50;
 
 type Need = "participant" | "viewer";
 
@@ -45,7 +48,15 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Creates the conversation here first; the Worker writes D1's rows once this answered. */
   async create(input: NewConversation): Promise<Result<ConversationState>> {
-    return this.start().members.create(input);
+    const result = this.start().members.create(input);
+    if (result.ok) this.ctx.waitUntil(this.learnInboxes(input.participants.map((p) => p.userId)));
+    return result;
+  }
+
+  /** A user's object reports that their inbox opened or closed: only open inboxes get notifications. */
+  async inboxPresence(userId: string, open: boolean): Promise<void> {
+    const chat = this.parts?.chat;
+    if (chat && (!open || chat.membership.isParticipant(userId))) chat.inboxWatchers.set(userId, open);
   }
 
   async describe(actor: Actor): Promise<Result<ConversationState>> {
@@ -57,7 +68,9 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   async addParticipant(actor: Actor, person: NewParticipant): Promise<Result<{ added: boolean; state: ConversationState }>> {
-    return this.settled(this.with(actor, "viewer", ({ members }) => members.add(actor, person)));
+    const result = this.with(actor, "viewer", ({ members }) => members.add(actor, person));
+    if (result.ok && result.value.added) await this.learnInboxes([person.userId]);
+    return this.settled(result);
   }
 
   async removeParticipant(actor: Actor, userId: string): Promise<Result<ConversationState>> {
@@ -188,6 +201,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!parts) return;
     const { chat } = parts;
     try {
+      if (chat.saveAt !== null && chat.saveAt <= Date.now()) chat.save();
       for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
       chat.inboxes.flush();
       if (chat.summary.pending) await chat.summary.kick();
@@ -209,6 +223,7 @@ export class ConversationDO extends DurableObject<Env> {
     const open = new Set(ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1));
     chat.receipts.closeAllExcept(open, chat.log.lastSeq);
     if (chat.summary.pending) void chat.summary.kick();
+    void this.scheduleAlarm(); // for anything the parts asked for while being built (a recovered cursor to save)
     return this.parts;
   }
 
@@ -217,6 +232,18 @@ export class ConversationDO extends DurableObject<Env> {
     const parts = this.parts;
     if (!parts) return accessDenied(actor);
     return parts.chat.access(actor, need) ?? work(parts);
+  }
+
+  /** Asks new participants' user objects whether their inbox is open (they report changes from then on). */
+  private async learnInboxes(userIds: string[]): Promise<void> {
+    for (let i = 0; i < userIds.length; i += INBOX_QUERIES_AT_ONCE) {
+      const batch = userIds.slice(i, i + INBOX_QUERIES_AT_ONCE);
+      const open = await Promise.allSettled(batch.map((id) => inboxStub(this.env, id).hasInbox()));
+      batch.forEach((id, n) => {
+        const answer = open[n]!;
+        if (answer.status === "fulfilled" && answer.value) void this.inboxPresence(id, true);
+      });
+    }
   }
 
   /** After a change a list may be read right away: D1's mirror is written before the answer. */
@@ -328,11 +355,11 @@ export class ConversationDO extends DurableObject<Env> {
     }
   }
 
-  /** One alarm serves typing expiry, summary retries and follow-up rounds: it is set for whichever comes first. */
+  /** One alarm serves write-behind saves, typing expiry, summary retries and follow-up rounds: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
     const chat = this.parts?.chat;
     if (!chat) return;
-    const candidates = [chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt].filter((t): t is number => t !== null);
+    const candidates = [chat.saveAt, chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();

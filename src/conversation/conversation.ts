@@ -20,6 +20,7 @@ import { SummaryMirror } from "./summary-mirror";
 import { TypingState } from "./typing";
 import { inboxStub } from "../user/inbox";
 import { InboxNotifier } from "./inbox-notifier";
+import { InboxWatchers } from "./inbox-watchers";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -49,6 +50,9 @@ export const accessDenied = (actor: Actor): Result<never> =>
 export const invalidField = (field: string, message: string): Result<never> =>
   fail("VALIDATION_ERROR", `${field}: ${message}`, { details: [{ field, message }] });
 
+/** The longest that in-memory counters wait before they are saved (see Conversation.save). */
+const WRITE_BEHIND_MS = 1_000;
+
 const EDITABLE = new Set<Message["type"]>(["text", "product", "image", "file", "voice"]);
 const KIND_TO_TYPE = { image: "image", audio: "voice", document: "file" } as const;
 
@@ -70,32 +74,63 @@ export class Conversation {
   readonly summary: SummaryMirror;
   readonly meter: CostMeter;
   readonly inboxes: InboxNotifier;
+  readonly inboxWatchers: InboxWatchers;
+
+  /** When what is kept in memory (buckets, senders' cursors, the mirrored seq) is next saved; null when nothing waits. */
+  saveAt: number | null = null;
+  private readonly state: StateStore;
 
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
     readonly config: Config,
-    requestAlarm: () => void,
+    private readonly requestAlarm: () => void,
   ) {
     const sql = ctx.storage.sql;
     const state = new StateStore(sql);
+    this.state = state;
     this.membership = new Membership(sql, state);
     const conversationId = () => this.id;
     this.reactions = new Reactions(sql);
     this.log = new MessageLog(sql, this.reactions, conversationId);
-    this.members = new Members(sql);
-    this.limiter = new Limiter(sql);
+    const unsaved = () => this.markUnsaved();
+    this.members = new Members(sql, unsaved);
+    this.members.recover(Number(state.get("saved_through_seq") ?? 0));
+    this.limiter = new Limiter(sql, unsaved);
     this.typing = new TypingState(sql);
     this.hub = new SocketHub(ctx);
     this.receipts = new Receipts(sql);
     this.attachments = new AttachmentRegistry(sql);
     this.meter = new CostMeter(sql);
-    this.inboxes = new InboxNotifier(env, requestAlarm);
+    this.inboxes = new InboxNotifier(env, requestAlarm, this.meter);
+    this.inboxWatchers = new InboxWatchers(sql);
     this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
   transaction<T>(work: () => T): T {
     return this.ctx.storage.transactionSync(work);
+  }
+
+  /**
+   * Write-behind: a message writes its own row and nothing else; counters that change with
+   * every message are saved at most once per window, by the alarm. An object is evicted only
+   * after being idle, and what the log itself says (senders' cursors) is recovered from it.
+   */
+  private markUnsaved(): void {
+    if (this.saveAt !== null) return;
+    this.saveAt = Date.now() + WRITE_BEHIND_MS;
+    this.requestAlarm();
+  }
+
+  save(): void {
+    this.saveAt = null;
+    this.transaction(() => {
+      this.limiter.save();
+      this.members.save();
+      this.summary.saveMirrored();
+      const through = String(this.log.lastSeq);
+      if (this.state.get("saved_through_seq") !== through) this.state.set("saved_through_seq", through);
+    });
   }
 
   /** The conversation's id ("" before it was created). */
@@ -181,13 +216,14 @@ export class Conversation {
   }
 
   /**
-   * Participants who are not watching this conversation (no socket open on it) get the message
-   * as an inbox notification with their new unread count. Watchers get nothing here: they see
-   * the message live, and their read updates the inbox. Coalesced, never awaited.
+   * Participants with an inbox open who are not watching this conversation (no socket open on
+   * it) get the message as an inbox notification with their new unread count: work for who is
+   * online, not for every member. Watchers get nothing here: they see the message live, and
+   * their read updates the inbox. Coalesced, never awaited.
    */
   private notifyInboxes(message: Message, watching: Set<string>): void {
-    for (const userId of this.membership.ids()) {
-      if (userId === message.sender_id || watching.has(userId)) continue;
+    for (const userId of this.inboxWatchers.ids()) {
+      if (userId === message.sender_id || watching.has(userId) || !this.membership.isParticipant(userId)) continue;
       this.inboxes.queue(userId, message.conversation_id, this.unreadOf(userId), message);
     }
   }
@@ -257,7 +293,7 @@ export class Conversation {
     if (!result.ok) return result;
     this.publish([result.value], origin);
     // Sending reads everything before it: the sender's inbox learns (once) that nothing is unread here.
-    this.inboxes.queue(actor.id, result.value.conversation_id, 0);
+    if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, 0);
     if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
     return ok({ message: result.value, created: true });
   }
@@ -369,7 +405,7 @@ export class Conversation {
     });
     if (cursor > before) {
       this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
-      this.inboxes.queue(actor.id, this.id, this.unreadOf(actor.id));
+      if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, this.unreadOf(actor.id));
     }
     void this.summary.kick();
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });

@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import type { Message } from "../schemas/messages";
 import { inboxStub } from "../user/inbox";
 import type { ConversationActivity } from "../user/user-do";
+import type { CostMeter } from "./cost-meter";
 
 /**
  * Tells participants' user objects about new unread counts and messages, off the send path.
@@ -21,6 +22,7 @@ export class InboxNotifier {
   constructor(
     private readonly env: Env,
     private readonly onFollowUp: () => void,
+    private readonly meter: CostMeter,
   ) {}
 
   queue(userId: string, conversationId: string, unreadCount: number, message?: Message): void {
@@ -49,6 +51,7 @@ export class InboxNotifier {
   private async round(): Promise<void> {
     const batch = [...this.pending];
     this.pending.clear();
+    this.meter.inboxCalls += batch.length;
     const results = await Promise.allSettled(batch.map(([userId, activity]) => inboxStub(this.env, userId).conversationActivity(activity)));
     for (const r of results) if (r.status === "rejected") console.error("inbox notification failed", r.reason);
     if (this.pending.size > 0) {

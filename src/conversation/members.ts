@@ -3,24 +3,55 @@
  * `last_sent_seq`, and the effective read cursor is the larger of the two, so every message
  * after it is someone else's and unread = last_seq − cursor. `mirrored_read_seq` is what D1
  * has been told.
+ *
+ * A send writes no row here: `last_sent_seq` is kept in memory and written behind. It can
+ * always be recovered from the log itself, so after an eviction the messages after the last
+ * save are read back (`recover`) and nothing is lost.
  */
 export class Members {
-  constructor(private readonly sql: SqlStorage) {}
+  private readonly lastSent = new Map<string, number>();
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly onChange: () => void,
+  ) {}
+
+  /** Senders of the messages after `savedThroughSeq` (what the last save did not cover). */
+  recover(savedThroughSeq: number): void {
+    const rows = this.sql.exec<{ sender_id: string; seq: number }>(
+      "SELECT sender_id, max(seq) AS seq FROM messages WHERE seq > ? AND sender_id IS NOT NULL GROUP BY sender_id",
+      savedThroughSeq,
+    );
+    for (const row of rows) this.lastSent.set(row.sender_id, row.seq);
+    if (this.lastSent.size > 0) this.onChange();
+  }
 
   readCursor(userId: string): number {
     const row = this.sql
       .exec<{ cursor: number }>("SELECT max(read_seq, last_sent_seq) AS cursor FROM members WHERE user_id = ?", userId)
       .toArray()[0];
-    return row?.cursor ?? 0;
+    return Math.max(row?.cursor ?? 0, this.lastSent.get(userId) ?? 0);
   }
 
   recordSent(userId: string, seq: number): void {
-    this.sql.exec(
-      `INSERT INTO members (user_id, last_sent_seq) VALUES (?, ?)
-       ON CONFLICT(user_id) DO UPDATE SET last_sent_seq = excluded.last_sent_seq`,
-      userId,
-      seq,
-    );
+    this.lastSent.set(userId, seq);
+    this.onChange();
+  }
+
+  get hasUnsaved(): boolean {
+    return this.lastSent.size > 0;
+  }
+
+  save(): void {
+    for (const [userId, seq] of this.lastSent) {
+      this.sql.exec(
+        `INSERT INTO members (user_id, last_sent_seq) VALUES (?, ?)
+         ON CONFLICT(user_id) DO UPDATE SET last_sent_seq = max(last_sent_seq, excluded.last_sent_seq)`,
+        userId,
+        seq,
+      );
+    }
+    this.lastSent.clear();
   }
 
   /** Moves the explicit read cursor forward (never back); returns the effective cursor. */
@@ -42,6 +73,7 @@ export class Members {
     )) {
       out[row.user_id] = row.last_sent_seq;
     }
+    for (const [userId, seq] of this.lastSent) out[userId] = Math.max(out[userId] ?? 0, seq);
     return out;
   }
 

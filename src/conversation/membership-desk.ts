@@ -102,7 +102,11 @@ export class MembershipDesk {
     if (!(actor.isAdmin || userId === actor.id || meta.createdBy === actor.id)) {
       return fail("FORBIDDEN", "only the creator or an admin may remove others");
     }
-    if (!c.transaction(() => c.membership.remove(userId))) return fail("USER_NOT_FOUND", "not a participant");
+    const removed = c.transaction(() => {
+      c.inboxWatchers.set(userId, false);
+      return c.membership.remove(userId);
+    });
+    if (!removed) return fail("USER_NOT_FOUND", "not a participant");
     if (c.typing.stop(userId)) c.broadcastTyping(userId, false);
     c.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
     return ok(this.state(actor.id));

@@ -85,7 +85,8 @@ const MIGRATIONS: string[] = [
      mirrored_version INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX participants_joined ON participants(joined_at, user_id) WHERE active = 1;
-   CREATE INDEX participants_unmirrored ON participants(user_id) WHERE version > mirrored_version;`,
+   CREATE INDEX participants_unmirrored ON participants(user_id) WHERE version > mirrored_version;
+   CREATE TABLE inbox_watchers (user_id TEXT PRIMARY KEY);`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */

@@ -65,6 +65,11 @@ export class SummaryMirror {
     );
   }
 
+  /** Part of the write-behind save: what D1 has been told of the log. */
+  saveMirrored(): void {
+    if (Number(this.state.get("mirrored_seq") ?? 0) !== this.mirroredSeq) this.state.set("mirrored_seq", String(this.mirroredSeq));
+  }
+
   /** The latest message changed in place (edit, delete, offer status): D1's copy must follow. */
   markDirty(): void {
     this.dirtyGeneration++;
@@ -164,7 +169,7 @@ export class SummaryMirror {
       this.meter.d1Statements += statements.length;
       for (const result of results) this.meter.d1RowsWritten += (result as Partial<D1Result>).meta?.rows_written ?? 0;
     }
-    this.state.set("mirrored_seq", String(lastSeq));
+    // Saved behind (see saveMirrored): a stale value after an eviction only repeats one idempotent write.
     this.mirroredSeq = lastSeq;
     for (const read of reads) this.members.markMirrored(read.userId, read.readSeq);
     this.attachmentRegistry.markMirrored(withdrawn);

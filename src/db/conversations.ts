@@ -151,6 +151,12 @@ export async function listConversations(db: Db, userId: string, filter: ListFilt
   return { items: page.map((row) => ({ row, participants: byId.get(row.id) ?? [] })), more: rows.length > filter.limit };
 }
 
+/** Ids of every conversation the user takes part in (D1's mirror of the objects' membership). */
+export async function conversationIdsOf(db: Db, userId: string): Promise<string[]> {
+  const rows = await db.select({ id: participants.conversationId }).from(participants).where(eq(participants.userId, userId)).all();
+  return rows.map((r) => r.id);
+}
+
 /** Unread counts of every conversation of the user, computed from the summary in one query. */
 export async function unreadCounts(db: Db, userId: string): Promise<{ id: string; unread_count: number }[]> {
   const rows = await db

@@ -104,6 +104,7 @@ export const ConversationStatsSchema = z
     d1_flushes: z.number().int(),
     d1_statements: z.number().int(),
     d1_rows_written: z.number().int(),
+    inbox_calls: z.number().int(),
     storage_rows_written: z.number().int(),
   })
   .openapi("ConversationStats");

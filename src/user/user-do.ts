@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { database } from "../db/client";
-import { unreadCounts } from "../db/conversations";
+import { conversationIdsOf, unreadCounts } from "../db/conversations";
 import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
 import { nowIso } from "../lib/ids";
@@ -8,6 +8,10 @@ import { MAX_FRAME_BYTES } from "../lib/protocol";
 import type { Conversation } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import { InboxState } from "./inbox-state";
+import { conversationStub } from "../conversation/access";
+
+/** Conversations told at once that the user's inbox opened or closed. */
+const CONVERSATIONS_TOLD_AT_ONCE = 50;
 
 /** Frames of the inbox socket (DESIGN.md, Realtime: inbox socket). */
 export type InboxFrame =
@@ -49,7 +53,12 @@ export class UserDO extends DurableObject<Env> {
   // ── RPC ──
 
   async conversationActivity(activity: ConversationActivity): Promise<void> {
-    if (this.inboxSockets().length === 0) return; // seeded from D1 when an inbox opens
+    if (this.inboxSockets().length === 0) {
+      // A conversation still thinks an inbox is open here (a close it never heard of): correct it.
+      const userId = this.ctx.id.name;
+      if (userId) await conversationStub(this.env, activity.conversationId).inboxPresence(userId, false);
+      return; // the counts are seeded from D1 when an inbox opens
+    }
     for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message });
     if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.messages.length > 0) {
       this.broadcast({ type: "unread", conversation_id: activity.conversationId, unread_count: activity.unreadCount, total: this.state.totalUnread() });
@@ -59,6 +68,11 @@ export class UserDO extends DurableObject<Env> {
   /** A conversation object reports how many sockets this user has open there. */
   async conversationSockets(userId: string, conversationId: string, count: number): Promise<void> {
     await this.withPresence(userId, () => this.state.setConversationSockets(conversationId, count));
+  }
+
+  /** Whether an inbox socket of this user is open (a conversation that just added them asks). */
+  async hasInbox(): Promise<boolean> {
+    return this.inboxSockets().length > 0;
   }
 
   /** Pushes an event (friend request, new conversation, someone's presence) to the inbox sockets. */
@@ -79,6 +93,7 @@ export class UserDO extends DurableObject<Env> {
       this.ctx.acceptWebSocket(server);
       server.serializeAttachment({ userId: identity.id, exp: identity.exp } satisfies InboxIdentity);
     });
+    if (first) await this.announceInbox(identity.id, true);
     this.send(server, { type: "hello", user_id: identity.id, unread_count: this.state.totalUnread(), conversations: this.state.unreadList() });
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -117,7 +132,22 @@ export class UserDO extends DurableObject<Env> {
 
   private async onInboxGone(ws: WebSocket): Promise<void> {
     const identity = ws.deserializeAttachment() as InboxIdentity | null;
-    if (identity) await this.withPresence(identity.userId, () => undefined, ws);
+    if (!identity) return;
+    await this.withPresence(identity.userId, () => undefined, ws);
+    if (this.inboxSockets(ws).length === 0) await this.announceInbox(identity.userId, false);
+  }
+
+  /**
+   * Tells each of the user's conversations that an inbox opened (or the last one closed), so
+   * messages are turned into notifications only while someone can receive them. Costs one call
+   * per conversation of the user, on those two transitions only.
+   */
+  private async announceInbox(userId: string, open: boolean): Promise<void> {
+    const ids = await conversationIdsOf(database(this.env.DB), userId);
+    for (let i = 0; i < ids.length; i += CONVERSATIONS_TOLD_AT_ONCE) {
+      const told = await Promise.allSettled(ids.slice(i, i + CONVERSATIONS_TOLD_AT_ONCE).map((id) => conversationStub(this.env, id).inboxPresence(userId, open)));
+      for (const r of told) if (r.status === "rejected") console.error("inbox presence report failed", r.reason);
+    }
   }
 
   private inboxSockets(except?: WebSocket): WebSocket[] {

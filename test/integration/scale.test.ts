@@ -1,0 +1,76 @@
+// Work follows who is online, not who is a member: what one message costs, counted by the
+// conversation object's own meter (storage rows, D1 statements, frames, calls to user objects),
+// is the same in a group of 6 and in a group of 300 with the same people online.
+import { afterEach, describe, expect, it } from "vitest";
+import { callJson, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
+import { closeAll, open, openInbox } from "../helpers/sockets";
+import { eventually, range } from "../helpers/wait";
+
+afterEach(closeAll);
+
+type Costs = { storage_rows_written: number; d1_statements: number; frames_sent: number; inbox_calls: number; messages: number };
+
+async function costs(admin: string, conversationId: string): Promise<Costs> {
+  const { status, body } = await callJson(`/api/v1/conversations/${conversationId}/stats`, { token: admin });
+  expect(status).toBe(200);
+  return body;
+}
+
+const delta = (after: Costs, before: Costs) => ({
+  storage_rows_written: after.storage_rows_written - before.storage_rows_written,
+  d1_statements: after.d1_statements - before.d1_statements,
+  frames_sent: after.frames_sent - before.frames_sent,
+  inbox_calls: after.inbox_calls - before.inbox_calls,
+});
+
+/**
+ * A group of `size`: two members watch it on its socket, two others have only their inbox open,
+ * everyone else is offline. Returns what the second message costs (the first one warms up).
+ */
+async function costOfOneMessage(size: number) {
+  const people: TestUser[] = await Promise.all(range(1, size).map((i) => login(`scale${size}-${i}`)));
+  const [sender, watcherA, watcherB, inboxA, inboxB, ...offline] = people;
+  expect(offline.length).toBe(size - 5);
+  // Creation names at most 100 people; the rest join one add at a time.
+  const id = await group(sender!, people.slice(1, 100));
+  for (const joiner of people.slice(100)) {
+    const added = await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: sender!.token, json: { user_id: joiner.id } });
+    expect(added.status).toBe(201);
+  }
+  const admin = await signAdminToken(sender!);
+  const watchers = await Promise.all([open(id, watcherA!), open(id, watcherB!)]);
+  const inboxes = await Promise.all([openInbox(inboxA!), openInbox(inboxB!)]);
+
+  const deliver = async (content: string) => {
+    const sent = await sendRest(sender!, id, content);
+    expect(sent.status).toBe(201);
+    await Promise.all([
+      ...watchers.map((ws) => ws.next("message.new", (f) => f.message.id === sent.body.id)),
+      ...inboxes.map((ws) => ws.next("notification.message", (f) => f.message.id === sent.body.id)),
+    ]);
+  };
+  await deliver("warm-up");
+  // Settled: the summary mirror and the inbox rounds of the first message are done.
+  const before = await eventually(async () => {
+    const now = await costs(admin, id);
+    expect(now.inbox_calls).toBeGreaterThanOrEqual(2);
+    return now;
+  });
+  await deliver("counted");
+  return eventually(async () => {
+    const spent = delta(await costs(admin, id), before);
+    expect(spent.inbox_calls).toBe(2);
+    expect(spent.d1_statements).toBeGreaterThan(0);
+    return spent;
+  });
+}
+
+describe("a message costs work for who is online", () => {
+  it("the same rows, D1 statements, frames and inbox calls in a group of 6 and of 300", async () => {
+    const small = await costOfOneMessage(6);
+    const large = await costOfOneMessage(300);
+    expect(small.frames_sent).toBe(2); // message.new to the two watching sockets
+    expect(small.inbox_calls).toBe(2); // the two open inboxes, not the offline members
+    expect(large).toEqual(small);
+  });
+});
