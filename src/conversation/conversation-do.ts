@@ -4,6 +4,7 @@ import { readConfig } from "../lib/config";
 import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
 import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, MAX_FRAME_BYTES } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
+import { PARTICIPANTS_LISTED } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
 import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendInput } from "../schemas/messages";
 import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
@@ -20,8 +21,6 @@ import { inboxStub } from "../user/inbox";
 export type { Actor, Result } from "./conversation";
 
 const SYNC_BATCH = 100;
-/** `hello` lists every participant up to this many; bigger groups list the online ones (and give the count). */
-const HELLO_PARTICIPANTS = 100;
 /** User objects asked at once when a conversation learns who of its new participants has an inbox open. */
 const INBOX_QUERIES_AT_ONCE = 50;
 
@@ -261,7 +260,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!wasOnline) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
     chat.reportSockets(actor.id);
     const online = hub.onlineUsers();
-    const listed = membership.count <= HELLO_PARTICIPANTS ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, HELLO_PARTICIPANTS);
+    const listed = membership.count <= PARTICIPANTS_LISTED ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, PARTICIPANTS_LISTED);
     hub.send(server, {
       type: "hello",
       conversation_id: chat.id,

@@ -1,6 +1,6 @@
 import { nowIso } from "../lib/ids";
 import { CLOSE_REMOVED } from "../lib/protocol";
-import type { ParticipantRole } from "../schemas/conversations";
+import { PARTICIPANTS_LISTED, type ParticipantRole } from "../schemas/conversations";
 import { fail, ok, type Actor, type Conversation, type Result } from "./conversation";
 import type { ConversationStatus, NewConversation, Refusal } from "./membership";
 
@@ -14,15 +14,20 @@ export interface NewParticipant {
   blockedCaller: boolean;
 }
 
-/** What a route needs to know of the conversation after a change (or to answer GET). */
+/** What a route needs to know of the conversation after a change (or to answer GET), as the object has it now. */
 export interface ConversationState {
   id: string;
   type: "direct" | "group";
   status: ConversationStatus;
   createdBy: string;
   version: number;
+  lastSeq: number;
   isParticipant: boolean;
+  /** The viewer's unread count (0 for a viewer who is not a participant). */
+  viewerUnread: number;
   participantCount: number;
+  /** The first PARTICIPANTS_LISTED participants by join order, with their effective read cursors. */
+  participants: { id: string; role: ParticipantRole; lastReadSeq: number; unreadCount: number }[];
 }
 
 /**
@@ -45,16 +50,26 @@ export class MembershipDesk {
   }
 
   state(viewerId: string): ConversationState {
-    const { membership } = this.conversation;
+    const c = this.conversation;
+    const { membership } = c;
     const meta = membership.current!;
+    const isParticipant = membership.isParticipant(viewerId);
     return {
       id: meta.id,
       type: meta.type,
       status: meta.status,
       createdBy: meta.createdBy,
       version: membership.version,
-      isParticipant: membership.isParticipant(viewerId),
+      lastSeq: c.log.lastSeq,
+      isParticipant,
+      viewerUnread: isParticipant ? c.unreadOf(viewerId) : 0,
       participantCount: membership.count,
+      participants: membership.list(PARTICIPANTS_LISTED).map(({ userId, role }) => ({
+        id: userId,
+        role,
+        lastReadSeq: c.members.readCursor(userId),
+        unreadCount: c.unreadOf(userId),
+      })),
     };
   }
 

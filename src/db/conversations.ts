@@ -1,5 +1,5 @@
 import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
-import type { Conversation, ConversationContext } from "../schemas/conversations";
+import { PARTICIPANTS_LISTED, type Conversation, type ConversationContext } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import type { Db } from "./client";
 import { inList } from "./in-list";
@@ -19,39 +19,60 @@ export interface ParticipantView {
 
 export interface ConversationWithParticipants {
   row: ConversationRow;
+  /** The first PARTICIPANTS_LISTED by join order. */
   participants: ParticipantView[];
+  participantCount: number;
+  /** The viewer's explicit read cursor, when the query knew it (the viewer may be past the listed participants). */
+  viewerReadSeq?: number;
 }
 
-async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<string, ParticipantView[]>> {
-  const byConversation = new Map<string, ParticipantView[]>();
+
+type ListedParticipantRow = {
+  conversation_id: string;
+  user_id: string;
+  role: ParticipantRole;
+  last_read_seq: number;
+  name: string;
+  avatar_url: string | null;
+  online: number;
+  total: number;
+};
+
+/** The first PARTICIPANTS_LISTED participants of each conversation, with each conversation's count. */
+async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<string, { listed: ParticipantView[]; count: number }>> {
+  const byConversation = new Map<string, { listed: ParticipantView[]; count: number }>();
   if (conversationIds.length === 0) return byConversation;
-  const rows = await db
-    .select({
-      conversationId: participants.conversationId,
-      userId: participants.userId,
-      role: participants.role,
-      lastReadSeq: participants.lastReadSeq,
-      name: users.name,
-      avatarUrl: users.avatarUrl,
-      online: users.online,
-    })
-    .from(participants)
-    .innerJoin(users, eq(users.id, participants.userId))
-    .where(inList(participants.conversationId, conversationIds))
-    .orderBy(participants.joinedAt, participants.userId)
-    .all();
-  for (const { conversationId, ...view } of rows) {
-    const list = byConversation.get(conversationId) ?? [];
-    list.push(view);
-    byConversation.set(conversationId, list);
+  const rows = await db.all<ListedParticipantRow>(sql`
+    SELECT conversation_id, user_id, role, last_read_seq, name, avatar_url, online, total FROM (
+      SELECT participants.conversation_id, participants.user_id, participants.role, participants.last_read_seq,
+             users.name, users.avatar_url, users.online,
+             row_number() OVER (PARTITION BY participants.conversation_id ORDER BY participants.joined_at, participants.user_id) AS rank,
+             count(*) OVER (PARTITION BY participants.conversation_id) AS total
+      FROM ${participants} JOIN ${users} ON users.id = participants.user_id
+      WHERE ${inList(participants.conversationId, conversationIds)}
+    ) WHERE rank <= ${PARTICIPANTS_LISTED} ORDER BY conversation_id, rank`);
+  for (const row of rows) {
+    const entry = byConversation.get(row.conversation_id) ?? { listed: [], count: row.total };
+    entry.listed.push({ userId: row.user_id, role: row.role, lastReadSeq: row.last_read_seq, name: row.name, avatarUrl: row.avatar_url, online: row.online === 1 });
+    byConversation.set(row.conversation_id, entry);
   }
   return byConversation;
+}
+
+const withParticipants = (row: ConversationRow, found: { listed: ParticipantView[]; count: number } | undefined): ConversationWithParticipants => ({
+  row,
+  participants: found?.listed ?? [],
+  participantCount: found?.count ?? 0,
+});
+
+export async function findConversationRow(db: Db, id: string): Promise<ConversationRow | undefined> {
+  return db.select().from(conversations).where(eq(conversations.id, id)).get();
 }
 
 export async function loadConversation(db: Db, id: string): Promise<ConversationWithParticipants | null> {
   const row = await db.select().from(conversations).where(eq(conversations.id, id)).get();
   if (!row) return null;
-  return { row, participants: (await participantsOf(db, [id])).get(id) ?? [] };
+  return withParticipants(row, (await participantsOf(db, [id])).get(id));
 }
 
 export async function findDirect(db: Db, directKey: string): Promise<ConversationWithParticipants | null> {
@@ -139,16 +160,19 @@ export async function listConversations(db: Db, userId: string, filter: ListFilt
     );
   }
   const rows = await db
-    .select({ conversation: conversations })
+    .select({ conversation: conversations, viewerReadSeq: participants.lastReadSeq })
     .from(participants)
     .innerJoin(conversations, eq(conversations.id, participants.conversationId))
     .where(and(...conditions))
     .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
     .limit(filter.limit + 1)
     .all();
-  const page = rows.slice(0, filter.limit).map((r) => r.conversation);
-  const byId = await participantsOf(db, page.map((r) => r.id));
-  return { items: page.map((row) => ({ row, participants: byId.get(row.id) ?? [] })), more: rows.length > filter.limit };
+  const page = rows.slice(0, filter.limit);
+  const byId = await participantsOf(db, page.map((r) => r.conversation.id));
+  return {
+    items: page.map(({ conversation, viewerReadSeq }) => ({ ...withParticipants(conversation, byId.get(conversation.id)), viewerReadSeq })),
+    more: rows.length > filter.limit,
+  };
 }
 
 /** Ids of every conversation the user takes part in (D1's mirror of the objects' membership). */
@@ -174,9 +198,9 @@ export async function unreadCounts(db: Db, userId: string): Promise<{ id: string
 
 /** Everything after the viewer's effective read cursor (explicit read, or their own latest message). */
 export function unreadFor(entry: ConversationWithParticipants, viewerId: string): number {
-  const me = entry.participants.find((p) => p.userId === viewerId);
-  if (!me) return 0;
-  const cursor = Math.max(me.lastReadSeq, entry.row.senderSeqs[viewerId] ?? 0);
+  const readSeq = entry.viewerReadSeq ?? entry.participants.find((p) => p.userId === viewerId)?.lastReadSeq;
+  if (readSeq === undefined) return 0;
+  const cursor = Math.max(readSeq, entry.row.senderSeqs[viewerId] ?? 0);
   return Math.max(0, entry.row.lastSeq - cursor);
 }
 
@@ -196,6 +220,7 @@ export function toConversation(entry: ConversationWithParticipants, viewerId: st
       role: p.role,
       online: p.online,
     })),
+    participant_count: entry.participantCount,
     last_message: (row.lastMessage as Message | null) ?? null,
     last_message_at: row.lastMessageAt,
     last_seq: row.lastSeq,

@@ -7,6 +7,7 @@ import {
   addParticipant,
   decodeCursor,
   encodeCursor,
+  findConversationRow,
   findDirect,
   insertConversation,
   listConversations,
@@ -182,13 +183,32 @@ const get = createRoute({
 });
 
 /**
- * The conversation as D1 lists it, with what the object decided overriding the mirror (status),
- * so an answer never shows a state older than the change it answers.
+ * One conversation as its object has it now (status, participants with their read cursors and
+ * unread counts, the viewer's unread), with what only D1 holds (title, context, metadata, the
+ * last message, people's names): an answer never shows a state older than the change it answers.
  */
 async function conversationView(db: Db, state: ConversationState, viewerId: string) {
-  const entry = await loadConversation(db, state.id);
-  if (!entry) throw new AppError("INTERNAL", "conversation is missing from the list");
-  return { ...toConversation(entry, viewerId), status: state.status };
+  const [row, people] = await Promise.all([findConversationRow(db, state.id), findUsersByIds(db, state.participants.map((p) => p.id))]);
+  if (!row) throw new AppError("INTERNAL", "conversation is missing from the list");
+  const profiles = new Map(people.map((u) => [u.id, u]));
+  return {
+    ...toConversation({ row, participants: [], participantCount: state.participantCount }, viewerId),
+    status: state.status,
+    last_seq: state.lastSeq,
+    unread_count: state.viewerUnread,
+    participants: state.participants.map((p) => {
+      const profile = profiles.get(p.id);
+      return {
+        id: p.id,
+        name: profile?.name ?? "",
+        avatar_url: profile?.avatarUrl ?? null,
+        role: p.role,
+        online: profile?.online ?? false,
+        last_read_seq: p.lastReadSeq,
+        unread_count: p.unreadCount,
+      };
+    }),
+  };
 }
 
 conversationRoutes.openapi(get, async (c) => {

@@ -19,6 +19,9 @@ export const ContextSchema = z
   .openapi("ConversationContext");
 export type ConversationContext = z.infer<typeof ContextSchema>;
 
+/** Conversation answers list this many participants at most (a group may have thousands); `participant_count` is the total. */
+export const PARTICIPANTS_LISTED = 100;
+
 export const ParticipantSchema = z
   .object({
     id: z.string(),
@@ -26,6 +29,9 @@ export const ParticipantSchema = z
     avatar_url: z.string().nullable(),
     role: ParticipantRoleSchema,
     online: z.boolean(),
+    /** Only on single-conversation answers (GET/PATCH /conversations/{id}, adding a participant), from the conversation itself. */
+    last_read_seq: z.number().int().optional(),
+    unread_count: z.number().int().optional(),
   })
   .openapi("Participant");
 
@@ -37,7 +43,9 @@ export const ConversationSchema = z
     status: ConversationStatusSchema,
     context: ContextSchema.nullable(),
     metadata: z.record(z.string(), z.unknown()),
+    /** At most PARTICIPANTS_LISTED, in join order; `participant_count` is the total. */
     participants: z.array(ParticipantSchema),
+    participant_count: z.number().int(),
     last_message: MessageSchema.nullable(),
     last_message_at: IsoTime.nullable(),
     last_seq: z.number().int(),

@@ -74,3 +74,35 @@ describe("a message costs work for who is online", () => {
     expect(large).toEqual(small);
   });
 });
+
+describe("conversation answers stay bounded in big groups", () => {
+  it("list and GET name at most 100 participants, with participant_count the total", async () => {
+    const people: TestUser[] = await Promise.all(range(1, 130).map((i) => login(`bounded-${i}`)));
+    const [creator, ...others] = people;
+    const id = await group(creator!, others.slice(0, 99));
+    for (const joiner of others.slice(99)) {
+      expect((await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: creator!.token, json: { user_id: joiner.id } })).status).toBe(201);
+    }
+    const last = people[people.length - 1]!;
+    const one = await callJson(`/api/v1/conversations/${id}`, { token: last.token });
+    expect(one.status).toBe(200);
+    expect(one.body.participant_count).toBe(130);
+    expect(one.body.participants).toHaveLength(100);
+    const listed = await callJson("/api/v1/conversations?limit=5", { token: last.token });
+    const entry = listed.body.conversations.find((c: { id: string }) => c.id === id);
+    expect(entry.participant_count).toBe(130);
+    expect(entry.participants).toHaveLength(100);
+  });
+
+  it("GET shows every listed participant's read cursor and unread count, as the conversation has them", async () => {
+    const [buyer, seller] = await Promise.all([login("cursor-buyer"), login("cursor-seller")]);
+    const id = await group(buyer, [seller]);
+    for (const content of ["one", "two", "three"]) expect((await sendRest(buyer, id, content)).status).toBe(201);
+    await callJson(`/api/v1/conversations/${id}/read`, { method: "POST", token: seller.token, json: { up_to_seq: 1 } });
+    const seen = await callJson(`/api/v1/conversations/${id}`, { token: buyer.token });
+    const byId = Object.fromEntries(seen.body.participants.map((p: { id: string }) => [p.id, p]));
+    expect(byId[seller.id]).toMatchObject({ last_read_seq: 1, unread_count: 2 });
+    expect(byId[buyer.id]).toMatchObject({ last_read_seq: 3, unread_count: 0 });
+    expect(seen.body).toMatchObject({ last_seq: 3, unread_count: 0 });
+  });
+});
