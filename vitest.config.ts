@@ -18,6 +18,8 @@ export default defineConfig(async () => ({
           // own low limits and addresses through worker.fetch.
           RATE_LOGINS_PER_MIN_PER_IP: "100000",
           RATE_CONNECTS_PER_MIN_PER_IP: "100000",
+          // Short, so going offline is seen quickly; the presence tests reconnect well within it.
+          PRESENCE_GRACE_MS: "300",
         },
       },
     }),

@@ -28,6 +28,7 @@ export interface Env {
   RATE_UPLOADS_PER_MIN?: string;
   RATE_LOGINS_PER_MIN_PER_IP?: string;
   RATE_CONNECTS_PER_MIN_PER_IP?: string;
+  PRESENCE_GRACE_MS?: string;
 }
 
 /** Who is calling, as established by src/auth. */

@@ -201,6 +201,7 @@ export class ConversationDO extends DurableObject<Env> {
     const { chat } = parts;
     try {
       if (chat.saveAt !== null && chat.saveAt <= Date.now()) chat.save();
+      this.announceOffline(chat);
       for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
       chat.inboxes.flush();
       if (chat.summary.pending) await chat.summary.kick();
@@ -254,10 +255,11 @@ export class ConversationDO extends DurableObject<Env> {
   private openSocket(chat: Conversation, actor: Actor): Response {
     const { hub, log, receipts, typing, membership } = chat;
     const { 0: client, 1: server } = new WebSocketPair();
-    const wasOnline = hub.socketsOf(actor.id).length > 0;
+    // Back within the grace period: nothing was announced, so nothing is announced now.
+    const announce = hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id);
     const session = receipts.openSession(actor.id, log.lastSeq);
     hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
-    if (!wasOnline) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
+    if (announce) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
     chat.reportSockets(actor.id);
     const online = hub.onlineUsers();
     const listed = membership.count <= PARTICIPANTS_LISTED ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, PARTICIPANTS_LISTED);
@@ -342,7 +344,15 @@ export class ConversationDO extends DurableObject<Env> {
     chat.reportSockets(identity.userId, ws);
     if (hub.socketsOf(identity.userId, ws).length > 0) return;
     if (typing.stop(identity.userId)) chat.broadcastTyping(identity.userId, false);
-    hub.broadcast({ type: "presence", user_id: identity.userId, online: false }, ws);
+    chat.pendingOffline.schedule(identity.userId, Date.now() + chat.config.presenceGraceMs);
+    void this.scheduleAlarm();
+  }
+
+  /** Announces offline whoever's grace ended with no socket reopened. */
+  private announceOffline(chat: Conversation): void {
+    for (const userId of chat.pendingOffline.takeDue(Date.now())) {
+      if (chat.hub.socketsOf(userId).length === 0) chat.hub.broadcast({ type: "presence", user_id: userId, online: false });
+    }
   }
 
   /** Runtime handlers never throw: a failure is logged, and the socket's own close does the rest. */
@@ -358,7 +368,7 @@ export class ConversationDO extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     const chat = this.parts?.chat;
     if (!chat) return;
-    const candidates = [chat.saveAt, chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt].filter((t): t is number => t !== null);
+    const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();

@@ -21,6 +21,7 @@ import { TypingState } from "./typing";
 import { inboxStub } from "../user/inbox";
 import { InboxNotifier } from "./inbox-notifier";
 import { InboxWatchers } from "./inbox-watchers";
+import { PendingOffline } from "./pending-offline";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -75,9 +76,11 @@ export class Conversation {
   readonly meter: CostMeter;
   readonly inboxes: InboxNotifier;
   readonly inboxWatchers: InboxWatchers;
+  readonly pendingOffline: PendingOffline;
 
   /** When what is kept in memory (buckets, senders' cursors, the mirrored seq) is next saved; null when nothing waits. */
   saveAt: number | null = null;
+  private lastReportStamp = 0;
   private readonly state: StateStore;
 
   constructor(
@@ -104,6 +107,7 @@ export class Conversation {
     this.meter = new CostMeter(sql);
     this.inboxes = new InboxNotifier(env, requestAlarm, this.meter);
     this.inboxWatchers = new InboxWatchers(sql);
+    this.pendingOffline = new PendingOffline(state);
     this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
@@ -231,8 +235,11 @@ export class Conversation {
   /** The user's object counts their open sockets here toward presence. */
   reportSockets(userId: string, closing?: WebSocket): void {
     if (!this.id) return;
+    // Reports are not awaited, so two can arrive out of order: the stamp lets the user's object
+    // keep the newest (microseconds since the epoch, so it grows across evictions too).
+    this.lastReportStamp = Math.max(Date.now() * 1000, this.lastReportStamp + 1);
     inboxStub(this.env, userId)
-      .conversationSockets(userId, this.id, this.hub.socketsOf(userId, closing).length)
+      .conversationSockets(userId, this.id, this.hub.socketsOf(userId, closing).length, this.lastReportStamp)
       .catch((err: unknown) => console.error("presence report failed", err));
   }
 

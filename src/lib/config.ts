@@ -11,6 +11,8 @@ export interface Config {
   maxMessageLength: number;
   maxUploadBytes: number;
   defaultCurrency: string;
+  /** How long after someone's last socket closes their going offline is announced. */
+  presenceGraceMs: number;
   rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number };
   ipRates: { loginsPerMin: number; ticketsPerMin: number; connectsPerMin: number };
 }
@@ -18,6 +20,11 @@ export interface Config {
 function positiveInt(raw: string | undefined, fallback: number): number {
   const n = Number(raw);
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+}
+
+function nonNegativeInt(raw: string | undefined, fallback: number): number {
+  const n = Number(raw);
+  return raw !== undefined && raw.trim() !== "" && Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
 }
 
 export function readConfig(env: Env): Config {
@@ -35,6 +42,7 @@ export function readConfig(env: Env): Config {
     dmPolicy: env.DM_POLICY === "friends" ? "friends" : "open",
     maxMessageLength: positiveInt(env.MAX_MESSAGE_LENGTH, 1000),
     maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024),
+    presenceGraceMs: nonNegativeInt(env.PRESENCE_GRACE_MS, 3_000),
     defaultCurrency: /^[A-Z]{3}$/.test(env.DEFAULT_CURRENCY ?? "") ? env.DEFAULT_CURRENCY! : "USD",
     rates: {
       messagesPerMin: positiveInt(env.RATE_MESSAGES_PER_MIN, 30),

@@ -3,6 +3,7 @@ import { database } from "../db/client";
 import { conversationIdsOf, unreadCounts } from "../db/conversations";
 import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
+import { readConfig } from "../lib/config";
 import { nowIso } from "../lib/ids";
 import { MAX_FRAME_BYTES } from "../lib/protocol";
 import type { Conversation } from "../schemas/conversations";
@@ -66,8 +67,8 @@ export class UserDO extends DurableObject<Env> {
   }
 
   /** A conversation object reports how many sockets this user has open there. */
-  async conversationSockets(userId: string, conversationId: string, count: number): Promise<void> {
-    await this.withPresence(userId, () => this.state.setConversationSockets(conversationId, count));
+  async conversationSockets(userId: string, conversationId: string, count: number, stamp: number): Promise<void> {
+    await this.withPresence(userId, () => this.state.setConversationSockets(conversationId, count, stamp));
   }
 
   /** Whether an inbox socket of this user is open (a conversation that just added them asks). */
@@ -160,14 +161,43 @@ export class UserDO extends DurableObject<Env> {
 
   /**
    * Runs a change to the user's sockets; if it flips online/offline, records it in D1 and tells
-   * the audience (friends and co-participants). `closing` is a socket being closed: it counted
-   * before the change and does not after.
+   * the audience (friends and co-participants who are online). Going offline waits
+   * PRESENCE_GRACE_MS (an alarm), and coming back within it announces nothing at all, so a
+   * reconnect does not flicker. `closing` is a socket being closed: it counted before the
+   * change and does not after.
    */
   private async withPresence(userId: string, change: () => void, closing?: WebSocket): Promise<void> {
     const before = this.inboxSockets(closing).length + (closing ? 1 : 0) > 0 || this.state.conversationSocketCount() > 0;
     change();
     const online = this.isOnline(closing);
     if (before === online) return;
+    if (online) {
+      if (!this.state.cancelOffline()) await this.announce(userId, true);
+      return;
+    }
+    this.state.scheduleOffline(userId, Date.now() + readConfig(this.env).presenceGraceMs);
+    await this.scheduleAlarm();
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      const userId = this.state.takeDueOffline(Date.now());
+      if (userId && !this.isOnline()) await this.announce(userId, false);
+    } catch (err) {
+      console.error("user alarm failed", err);
+    }
+    await this.scheduleAlarm();
+  }
+
+  /** The alarm serves the pending offline announcement (an earlier alarm may have fired before it was due). */
+  private async scheduleAlarm(): Promise<void> {
+    const at = this.state.offlineDueAt();
+    if (at === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  private async announce(userId: string, online: boolean): Promise<void> {
     const at = nowIso();
     const db = database(this.env.DB);
     await setPresence(db, userId, online, at);

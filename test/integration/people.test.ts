@@ -1,4 +1,4 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { call, callJson, callWith, fetchWith, freshDirect, group, history, login, sendRest, uniqueContext, type TestUser } from "../helpers/api";
@@ -521,6 +521,41 @@ describe("presence", () => {
     await barrier(stuInbox);
     expect(framesOf(stuInbox, "presence", (f) => f.user_id === pia.id)).toEqual([]);
     expect(framesOf(rexInbox, "presence", (f) => f.user_id === pia.id).map((f) => f.online)).toEqual([true, false]);
+  });
+
+  it("reconnects within PRESENCE_GRACE_MS (300 ms here) do not flicker; going offline is announced once, after it", async () => {
+    const pia = await login("pr-flicker-pia");
+    const rex = await login("pr-flicker-rex");
+    const id = await freshDirect(rex, pia, "presence-flicker");
+    const rexInbox = await openInbox(rex);
+    const rexSocket = await open(id, rex);
+    const piaFrames = (socket: TestSocket) => framesOf(socket, "presence", (f) => f.user_id === pia.id).map((f) => f.online);
+
+    let piaSocket = await open(id, pia);
+    await rexInbox.next("presence", (f) => f.user_id === pia.id && f.online === true);
+    await rexSocket.next("presence", (f) => f.user_id === pia.id && f.online === true);
+    for (let i = 0; i < 5; i++) {
+      piaSocket.close();
+      await piaSocket.waitClosed();
+      piaSocket = await open(id, pia);
+    }
+    piaSocket.close();
+    await rexSocket.next("presence", (f) => f.user_id === pia.id && f.online === false);
+    await rexInbox.next("presence", (f) => f.user_id === pia.id && f.online === false);
+    await barrier(rexSocket);
+    await barrier(rexInbox);
+    expect(piaFrames(rexSocket)).toEqual([true, false]);
+    expect(piaFrames(rexInbox)).toEqual([true, false]);
+  });
+
+  it("socket-count reports that arrive out of order cannot leave someone online (the newer stamp wins)", async () => {
+    const ada = await login("pr-order-ada");
+    const conversationId = `cnv_order_${Date.now()}`;
+    const inboxOfAda = env.USERS.get(env.USERS.idFromName(ada.id));
+    // Opened (stamp 10), then closed (stamp 20); the close report arrives first.
+    await inboxOfAda.conversationSockets(ada.id, conversationId, 0, 20);
+    await inboxOfAda.conversationSockets(ada.id, conversationId, 1, 10);
+    expect(await runInDurableObject(inboxOfAda, (_instance, state) => state.storage.sql.exec("SELECT count FROM conversation_socket_counts").one().count)).toBe(0);
   });
 
   it("presence needs user_ids", async () => {

@@ -3,10 +3,14 @@
 // is the same in a group of 6 and in a group of 300 with the same people online.
 import { afterEach, describe, expect, it } from "vitest";
 import { callJson, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
+import { runInside, stubOf } from "../helpers/objects";
 import { closeAll, open, openInbox } from "../helpers/sockets";
 import { eventually, range } from "../helpers/wait";
 
 afterEach(closeAll);
+
+/** Runs the write-behind save now, so each measured window holds exactly one (the alarm's own timing would vary). */
+const saveNow = (conversationId: string) => runInside(stubOf(conversationId), (instance) => (instance.parts as { chat: { save(): void } }).chat.save());
 
 type Costs = { storage_rows_written: number; d1_statements: number; frames_sent: number; inbox_calls: number; messages: number };
 
@@ -51,18 +55,16 @@ async function costOfOneMessage(size: number) {
   };
   await deliver("warm-up");
   // Settled: the summary mirror and the inbox rounds of the first message are done.
-  const before = await eventually(async () => {
-    const now = await costs(admin, id);
-    expect(now.inbox_calls).toBeGreaterThanOrEqual(2);
-    return now;
-  });
+  await eventually(async () => (await costs(admin, id)).inbox_calls >= 2);
+  await saveNow(id);
+  const before = await costs(admin, id);
   await deliver("counted");
-  return eventually(async () => {
+  await eventually(async () => {
     const spent = delta(await costs(admin, id), before);
-    expect(spent.inbox_calls).toBe(2);
-    expect(spent.d1_statements).toBeGreaterThan(0);
-    return spent;
+    return spent.inbox_calls >= 2 && spent.d1_statements > 0;
   });
+  await saveNow(id);
+  return delta(await costs(admin, id), before);
 }
 
 describe("a message costs work for who is online", () => {
@@ -71,7 +73,13 @@ describe("a message costs work for who is online", () => {
     const large = await costOfOneMessage(300);
     expect(small.frames_sent).toBe(2); // message.new to the two watching sockets
     expect(small.inbox_calls).toBe(2); // the two open inboxes, not the offline members
-    expect(large).toEqual(small);
+    const { storage_rows_written: smallRows, ...smallRest } = small;
+    const { storage_rows_written: largeRows, ...largeRest } = large;
+    expect(largeRest).toEqual(smallRest);
+    // The message row plus one write-behind save (bucket, cursor, watermarks); the timing of the
+    // summary round may add a row, never one per member.
+    expect(smallRows).toBeLessThanOrEqual(8);
+    expect(Math.abs(largeRows - smallRows)).toBeLessThanOrEqual(1);
   });
 });
 
