@@ -4,7 +4,7 @@ import { readConfig } from "../lib/config";
 import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
 import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, MAX_FRAME_BYTES } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
-import { PARTICIPANTS_LISTED } from "../schemas/conversations";
+import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
 import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendInput } from "../schemas/messages";
 import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
@@ -255,8 +255,9 @@ export class ConversationDO extends DurableObject<Env> {
   private openSocket(chat: Conversation, actor: Actor): Response {
     const { hub, log, receipts, typing, membership } = chat;
     const { 0: client, 1: server } = new WebSocketPair();
-    // Back within the grace period: nothing was announced, so nothing is announced now.
-    const announce = hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id);
+    // Back within the grace period: nothing was announced, so nothing is announced now. Big
+    // groups announce nothing (every connect would cost a frame per open socket).
+    const announce = hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id) && membership.count <= PRESENCE_GROUP_LIMIT;
     const session = receipts.openSession(actor.id, log.lastSeq);
     hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
     if (announce) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
@@ -344,6 +345,7 @@ export class ConversationDO extends DurableObject<Env> {
     chat.reportSockets(identity.userId, ws);
     if (hub.socketsOf(identity.userId, ws).length > 0) return;
     if (typing.stop(identity.userId)) chat.broadcastTyping(identity.userId, false);
+    if (chat.membership.count > PRESENCE_GROUP_LIMIT) return;
     chat.pendingOffline.schedule(identity.userId, Date.now() + chat.config.presenceGraceMs);
     void this.scheduleAlarm();
   }

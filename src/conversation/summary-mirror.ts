@@ -135,6 +135,9 @@ export class SummaryMirror {
           : db.delete(participants).where(where),
       );
     }
+    if (membershipChanges.length > 0) {
+      statements.push(db.update(conversations).set({ participantCount: this.membership.count }).where(eq(conversations.id, id)));
+    }
     if (statusVersion !== null) {
       statements.push(db.update(conversations).set({ status: this.membership.current!.status, updatedAt: nowIso() }).where(eq(conversations.id, id)));
     }

@@ -19,9 +19,8 @@ export interface ParticipantView {
 
 export interface ConversationWithParticipants {
   row: ConversationRow;
-  /** The first PARTICIPANTS_LISTED by join order. */
+  /** The first PARTICIPANTS_LISTED by join order (`row.participantCount` is the total). */
   participants: ParticipantView[];
-  participantCount: number;
   /** The viewer's explicit read cursor, when the query knew it (the viewer may be past the listed participants). */
   viewerReadSeq?: number;
 }
@@ -35,35 +34,29 @@ type ListedParticipantRow = {
   name: string;
   avatar_url: string | null;
   online: number;
-  total: number;
 };
 
-/** The first PARTICIPANTS_LISTED participants of each conversation, with each conversation's count. */
-async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<string, { listed: ParticipantView[]; count: number }>> {
-  const byConversation = new Map<string, { listed: ParticipantView[]; count: number }>();
+/** The first PARTICIPANTS_LISTED participants of each conversation. */
+async function participantsOf(db: Db, conversationIds: string[]): Promise<Map<string, ParticipantView[]>> {
+  const byConversation = new Map<string, ParticipantView[]>();
   if (conversationIds.length === 0) return byConversation;
   const rows = await db.all<ListedParticipantRow>(sql`
-    SELECT conversation_id, user_id, role, last_read_seq, name, avatar_url, online, total FROM (
+    SELECT conversation_id, user_id, role, last_read_seq, name, avatar_url, online FROM (
       SELECT participants.conversation_id, participants.user_id, participants.role, participants.last_read_seq,
              users.name, users.avatar_url, users.online,
-             row_number() OVER (PARTITION BY participants.conversation_id ORDER BY participants.joined_at, participants.user_id) AS rank,
-             count(*) OVER (PARTITION BY participants.conversation_id) AS total
+             row_number() OVER (PARTITION BY participants.conversation_id ORDER BY participants.joined_at, participants.user_id) AS rank
       FROM ${participants} JOIN ${users} ON users.id = participants.user_id
       WHERE ${inList(participants.conversationId, conversationIds)}
     ) WHERE rank <= ${PARTICIPANTS_LISTED} ORDER BY conversation_id, rank`);
   for (const row of rows) {
-    const entry = byConversation.get(row.conversation_id) ?? { listed: [], count: row.total };
-    entry.listed.push({ userId: row.user_id, role: row.role, lastReadSeq: row.last_read_seq, name: row.name, avatarUrl: row.avatar_url, online: row.online === 1 });
-    byConversation.set(row.conversation_id, entry);
+    const listed = byConversation.get(row.conversation_id) ?? [];
+    listed.push({ userId: row.user_id, role: row.role, lastReadSeq: row.last_read_seq, name: row.name, avatarUrl: row.avatar_url, online: row.online === 1 });
+    byConversation.set(row.conversation_id, listed);
   }
   return byConversation;
 }
 
-const withParticipants = (row: ConversationRow, found: { listed: ParticipantView[]; count: number } | undefined): ConversationWithParticipants => ({
-  row,
-  participants: found?.listed ?? [],
-  participantCount: found?.count ?? 0,
-});
+const withParticipants = (row: ConversationRow, listed: ParticipantView[] | undefined): ConversationWithParticipants => ({ row, participants: listed ?? [] });
 
 export async function findConversationRow(db: Db, id: string): Promise<ConversationRow | undefined> {
   return db.select().from(conversations).where(eq(conversations.id, id)).get();
@@ -220,7 +213,7 @@ export function toConversation(entry: ConversationWithParticipants, viewerId: st
       role: p.role,
       online: p.online,
     })),
-    participant_count: entry.participantCount,
+    participant_count: row.participantCount,
     last_message: (row.lastMessage as Message | null) ?? null,
     last_message_at: row.lastMessageAt,
     last_seq: row.lastSeq,

@@ -47,6 +47,8 @@ export const conversations = sqliteTable(
     lastMessage: text("last_message", { mode: "json" }).$type<Record<string, unknown>>(),
     lastMessageAt: text("last_message_at"),
     lastActivityAt: text("last_activity_at").notNull(),
+    /** How many participants the conversation has (mirrored by its object with the participant rows). */
+    participantCount: integer("participant_count").notNull().default(0),
     /** {user_id: seq of that user's latest message}; sending moves the sender's read cursor. */
     senderSeqs: text("sender_seqs", { mode: "json" }).$type<Record<string, number>>().notNull().default({}),
   },

@@ -1,5 +1,6 @@
-import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, or, sql } from "drizzle-orm";
 import { nowIso } from "../lib/ids";
+import { PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
 import type { Db } from "./client";
 import { inList } from "./in-list";
 import { blocks, conversations, friendRequests, friendships, participants, users } from "./schema";
@@ -140,12 +141,17 @@ export async function unblock(db: Db, blocker: string, blocked: string): Promise
 }
 
 /**
- * The people whose presence `userId` may see: friends and anyone sharing a conversation.
- * With `among`, only those of the given ids.
+ * The people whose presence `userId` may see: friends and anyone sharing a conversation of at
+ * most PRESENCE_GROUP_LIMIT participants (announcing everyone to a 10,000-member group on every
+ * connect would cost the square of its size). With `among`, only those of the given ids.
  */
 export async function presenceAudience(db: Db, userId: string, among?: string[]): Promise<string[]> {
   if (among && among.length === 0) return [];
-  const mine = db.select({ id: participants.conversationId }).from(participants).where(eq(participants.userId, userId));
+  const mine = db
+    .select({ id: participants.conversationId })
+    .from(participants)
+    .innerJoin(conversations, eq(conversations.id, participants.conversationId))
+    .where(and(eq(participants.userId, userId), lte(conversations.participantCount, PRESENCE_GROUP_LIMIT)));
   const coParticipants = db
     .selectDistinct({ id: participants.userId })
     .from(participants)

@@ -124,6 +124,7 @@ conversationRoutes.openapi(create, async (c) => {
         context: body.context ?? null,
         metadata: body.metadata ?? {},
         directKey: key,
+        participantCount: participants.length,
         createdBy: me,
         createdAt: now,
         updatedAt: now,
@@ -192,7 +193,7 @@ async function conversationView(db: Db, state: ConversationState, viewerId: stri
   if (!row) throw new AppError("INTERNAL", "conversation is missing from the list");
   const profiles = new Map(people.map((u) => [u.id, u]));
   return {
-    ...toConversation({ row, participants: [], participantCount: state.participantCount }, viewerId),
+    ...toConversation({ row: { ...row, participantCount: state.participantCount }, participants: [] }, viewerId),
     status: state.status,
     last_seq: state.lastSeq,
     unread_count: state.viewerUnread,

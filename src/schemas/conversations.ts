@@ -22,6 +22,9 @@ export type ConversationContext = z.infer<typeof ContextSchema>;
 /** Conversation answers list this many participants at most (a group may have thousands); `participant_count` is the total. */
 export const PARTICIPANTS_LISTED = 100;
 
+/** Conversations up to this size make their participants each other's presence contacts; bigger groups send no presence frames. */
+export const PRESENCE_GROUP_LIMIT = 100;
+
 export const ParticipantSchema = z
   .object({
     id: z.string(),

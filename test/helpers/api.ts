@@ -112,6 +112,27 @@ export function patchConversation(user: { token: string }, conversationId: strin
   return callJson(`/api/v1/conversations/${conversationId}`, { method: "PATCH", token: user.token, json });
 }
 
+export function getConversation(user: { token: string }, conversationId: string) {
+  return callJson(`/api/v1/conversations/${conversationId}`, { token: user.token });
+}
+
+/** POST …/participants as `actor` (a user, or `{ token }` of an admin), adding `userId` (with `role` when given). */
+export function addParticipant(actor: { token: string }, conversationId: string, userId: string, role?: string) {
+  return callJson(`/api/v1/conversations/${conversationId}/participants`, { method: "POST", token: actor.token, json: { user_id: userId, ...(role && { role }) } });
+}
+
+/** DELETE …/participants/{userId} as `actor`: leaving (oneself) or removing someone. */
+export function removeParticipant(actor: { token: string }, conversationId: string, userId: string) {
+  return callJson(`/api/v1/conversations/${conversationId}/participants/${userId}`, { method: "DELETE", token: actor.token });
+}
+
+/** The first page (up to 100) of `user`'s conversation list, as D1 lists it. */
+export async function conversationList(user: { token: string }): Promise<any[]> {
+  const { status, body } = await callJson("/api/v1/conversations?limit=100", { token: user.token });
+  expect(status).toBe(200);
+  return body.conversations;
+}
+
 export async function sendRest(user: TestUser, conversationId: string, content: string, extra: Record<string, unknown> = {}) {
   return callJson(`/api/v1/conversations/${conversationId}/messages`, {
     method: "POST",
