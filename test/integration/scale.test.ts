@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { callJson, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
 import { runInside, stubOf } from "../helpers/objects";
-import { closeAll, open, openInbox } from "../helpers/sockets";
+import { barrier, closeAll, open, openInbox } from "../helpers/sockets";
 import { eventually, range } from "../helpers/wait";
 
 afterEach(closeAll);
@@ -100,6 +100,19 @@ describe("conversation answers stay bounded in big groups", () => {
     const entry = listed.body.conversations.find((c: { id: string }) => c.id === id);
     expect(entry.participant_count).toBe(130);
     expect(entry.participants).toHaveLength(100);
+
+    // Past 100 participants, sockets coming and going announce no presence (it would cost a
+    // frame per open socket on every connect); hello lists the online participants and the count.
+    const watcher = await open(id, creator!);
+    const comer = await open(id, last);
+    const hello = comer.of("hello")[0]!;
+    expect(hello.participant_count).toBe(130);
+    expect(hello.participants).toHaveLength(2);
+    expect(hello.participants).toEqual(expect.arrayContaining([{ id: creator!.id, online: true }, { id: last.id, online: true }]));
+    comer.close();
+    await comer.waitClosed();
+    await barrier(watcher);
+    expect(watcher.of("presence")).toEqual([]);
   });
 
   it("GET shows every listed participant's read cursor and unread count, as the conversation has them", async () => {
