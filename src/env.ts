@@ -1,5 +1,6 @@
 import type { ConversationDO } from "./conversation/conversation-do";
 import type { IpLimiterDO } from "./limits/ip-limiter-do";
+import type { MirrorMessage } from "./mirror/summary";
 import type { UserDO } from "./user/user-do";
 
 /** Bindings and [vars] from wrangler.toml. Vars arrive as strings; src/lib/config.ts parses them. */
@@ -10,6 +11,8 @@ export interface Env {
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
   USERS: DurableObjectNamespace<UserDO>;
   IP_LIMITER: DurableObjectNamespace<IpLimiterDO>;
+  /** Summaries and read cursors on their way to D1, written in batches across conversations. */
+  MIRROR: Queue<MirrorMessage>;
   ENVIRONMENT?: string;
   DEV_LOGIN?: string;
   JWT_SECRET?: string;

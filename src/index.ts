@@ -1,8 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
+import type { Env } from "./env";
 import { createApp } from "./lib/app";
+import { consumeMirror } from "./mirror/consumer";
+import type { MirrorMessage } from "./mirror/summary";
 import { AppError, errorResponse, validationError } from "./lib/errors";
+import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes, uploadRoutes } from "./routes/attachments";
 import { authRoutes } from "./routes/auth";
 import { blockRoutes } from "./routes/blocks";
@@ -60,6 +64,7 @@ app.route("/api/v1/unread", unreadRoutes);
 app.route("/api/v1/friends", friendRoutes);
 app.route("/api/v1/blocks", blockRoutes);
 app.route("/api/v1/presence", presenceRoutes);
+app.route("/api/v1/admin", adminRoutes);
 mountDocs(app);
 
 app.notFound(() => errorResponse(new AppError("NOT_FOUND", "no such route")));
@@ -75,4 +80,7 @@ app.onError((err) => {
   return errorResponse(new AppError("INTERNAL", "internal error"));
 });
 
-export default app;
+export default {
+  fetch: app.fetch,
+  queue: (batch: MessageBatch<MirrorMessage>, env: Env) => consumeMirror(batch, env),
+} satisfies ExportedHandler<Env, MirrorMessage>;

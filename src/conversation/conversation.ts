@@ -108,7 +108,7 @@ export class Conversation {
     this.inboxes = new InboxNotifier(env, requestAlarm, this.meter);
     this.inboxWatchers = new InboxWatchers(sql);
     this.pendingOffline = new PendingOffline(state);
-    this.summary = new SummaryMirror(env.DB, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
+    this.summary = new SummaryMirror(env.DB, env.MIRROR, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
   transaction<T>(work: () => T): T {

@@ -8,6 +8,8 @@ export class CostMeter {
   d1Statements = 0;
   d1RowsWritten = 0;
   d1Flushes = 0;
+  /** Summaries sent to the mirror queue (its consumer writes many in one D1 batch). */
+  queueSends = 0;
   /** Calls made to user objects to notify inboxes (one per user per round). */
   inboxCalls = 0;
   private readonly startChanges: number;
@@ -27,6 +29,7 @@ export class CostMeter {
       d1_flushes: this.d1Flushes,
       d1_statements: this.d1Statements,
       d1_rows_written: this.d1RowsWritten,
+      queue_sends: this.queueSends,
       inbox_calls: this.inboxCalls,
       storage_rows_written: this.storageRowsWritten(),
     };

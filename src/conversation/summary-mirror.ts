@@ -1,13 +1,14 @@
-import { and, eq, lte, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { inList } from "../db/in-list";
 import type { BatchItem } from "drizzle-orm/batch";
-import { database } from "../db/client";
+import { database, type Db } from "../db/client";
+import { summaryStatements, type MirrorMessage, type SummaryUpdate } from "../mirror/summary";
 import { attachments, conversations, participants } from "../db/schema";
 import { nowIso } from "../lib/ids";
 import type { AttachmentRegistry } from "./attachment-registry";
 import type { CostMeter } from "./cost-meter";
 import type { Members } from "./members";
-import type { Membership } from "./membership";
+import type { Membership, UnmirroredParticipant } from "./membership";
 import type { MessageLog } from "./message-log";
 import type { StateStore } from "./storage";
 
@@ -16,15 +17,23 @@ const RETRY_MAX_MS = 60_000;
 
 /** Participant changes sent to D1 per round; more continue in the next round. */
 const PARTICIPANTS_PER_ROUND = 50;
+/** A queue message holds at most 128 KB; a bigger summary (a group with very many senders) is written directly. */
+const MAX_QUEUED_BYTES = 100 * 1024;
+
+type Transport = "queue" | "direct";
 
 /**
  * Keeps D1's conversation summary (last message, last activity, per-sender seqs), explicit
  * read cursors, participant rows and status in step with the Durable Object, off the send path.
  *
+ * The summary and read cursors go through the mirror queue (many conversations per D1 request,
+ * see src/mirror), or directly when an answer waits for them (`settle`); membership, status and
+ * withdrawn attachments always directly: they are rare.
+ *
  * Correctness: what D1 has been told is itself stored here (`mirrored_seq`, and
  * `mirrored_read_seq` per member), in the same storage as the log. A flush sends the whole
- * current summary, not a delta, guarded by `last_seq <= ?`, so it is idempotent, a later
- * flush heals an earlier failed one, and concurrent sends coalesce into one write. When a
+ * current summary, not a delta, stamped so D1 keeps only the newest, so it is idempotent, a
+ * later flush heals an earlier failed one, and concurrent sends coalesce into one write. When a
  * flush fails an alarm retries it with backoff; a Durable Object that wakes with unmirrored
  * state flushes again. Participant rows and status are written as they are now, not as they
  * were when they changed, and one flush runs at a time, so D1 can never be left with an older
@@ -32,6 +41,10 @@ const PARTICIPANTS_PER_ROUND = 50;
  */
 export class SummaryMirror {
   private running: Promise<void> | null = null;
+  private lastStamp = 0;
+  /** Read cursors sent through the queue since the last direct round (D1 may not have them yet). */
+  private readonly queuedReads = new Map<string, number>();
+  private queuedSinceDirect = false;
   private failures = 0;
   private mirroredSeq: number;
   /** Set when an edit or delete changed the message the summary shows. */
@@ -42,6 +55,7 @@ export class SummaryMirror {
 
   constructor(
     private readonly d1: D1Database,
+    private readonly queue: Queue<MirrorMessage>,
     private readonly state: StateStore,
     private readonly log: MessageLog,
     private readonly members: Members,
@@ -78,18 +92,27 @@ export class SummaryMirror {
     this.state.set("summary_dirty", "1");
   }
 
-  /** Starts a flush unless one is running; the running one picks up whatever is new when it finishes. */
+  /**
+   * After messages and reads: starts a round through the mirror queue unless one is running (the
+   * running one's successor picks up whatever is new). D1 sees it within the queue's batch window.
+   */
   kick(): Promise<void> {
-    this.running ??= this.drain().finally(() => {
+    return this.round("queue");
+  }
+
+  /** Until D1 itself has everything written so far (for an answer a list may be read right after). */
+  async settle(): Promise<void> {
+    await this.round("direct");
+    if (this.pending) await this.round("direct");
+  }
+
+  private round(via: Transport): Promise<void> {
+    // A direct round waits for a queued one in flight, then runs itself.
+    if (this.running && via === "direct") return this.running.then(() => this.round(via));
+    this.running ??= this.drain(via).finally(() => {
       this.running = null;
     });
     return this.running;
-  }
-
-  /** Until D1 has everything written so far (a round already in flight may predate it). */
-  async settle(): Promise<void> {
-    await this.kick();
-    if (this.pending) await this.kick();
   }
 
   /**
@@ -97,80 +120,63 @@ export class SummaryMirror {
    * next send, or an alarm set for now): a promise chain that looped for as long as traffic
    * lasted got the object's execution context cancelled under sustained load.
    */
-  private async drain(): Promise<void> {
-    if (!this.pending) return;
+  private async drain(via: Transport): Promise<void> {
+    if (!this.pending && !(via === "direct" && this.queuedSinceDirect)) return;
     try {
-      if (!(await this.flushOnce())) return;
+      if (!(await this.flushOnce(via))) return;
       this.failures = 0;
       this.retryAt = this.pending ? Date.now() : null;
     } catch (err) {
       this.failures++;
       this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
-      console.error("conversation summary write to D1 failed; will retry", err);
+      console.error("conversation mirror write failed; will retry", err);
     }
     if (this.retryAt !== null) this.requestAlarm();
   }
 
   /** Returns false when there is nothing it can write yet (no conversation id known). */
-  private async flushOnce(): Promise<boolean> {
+  private async flushOnce(via: Transport): Promise<boolean> {
     const id = this.conversationId();
     if (!id) return false;
     const db = database(this.d1);
-    const last = this.log.latest();
     const lastSeq = this.log.lastSeq;
     const reads = this.members.unmirroredReads();
+    // A direct round is for an answer that needs D1 to hold everything now: what is still on its
+    // way through the queue (the summary, reads sent there) is written directly as well.
+    const direct = via === "direct" || undefined;
+    const readsToWrite = direct ? mergeReads(reads, this.queuedReads) : reads;
     const withdrawn = this.attachmentRegistry.unmirroredWithdrawals();
     const generation = this.dirtyGeneration;
     const membershipChanges = this.membership.unmirrored(PARTICIPANTS_PER_ROUND);
     const statusVersion = this.membership.statusToMirror();
-    const statements: BatchItem<"sqlite">[] = [];
-    for (const change of membershipChanges) {
-      const where = and(eq(participants.conversationId, id), eq(participants.userId, change.userId));
-      statements.push(
-        change.active
-          ? db
-              .insert(participants)
-              .values({ conversationId: id, userId: change.userId, role: change.role, joinedAt: change.joinedAt })
-              .onConflictDoUpdate({ target: [participants.conversationId, participants.userId], set: { role: change.role } })
-          : db.delete(participants).where(where),
-      );
-    }
-    if (membershipChanges.length > 0) {
-      statements.push(db.update(conversations).set({ participantCount: this.membership.count }).where(eq(conversations.id, id)));
-    }
-    if (statusVersion !== null) {
-      statements.push(db.update(conversations).set({ status: this.membership.current!.status, updatedAt: nowIso() }).where(eq(conversations.id, id)));
-    }
-    if (last) {
-      statements.push(
-        db
-          .update(conversations)
-          .set({
-            lastSeq,
-            lastMessage: last,
-            lastMessageAt: last.created_at,
-            lastActivityAt: last.created_at,
-            senderSeqs: this.members.senderSeqs(),
-          })
-          .where(and(eq(conversations.id, id), lte(conversations.lastSeq, lastSeq))),
-      );
-    }
-    for (const read of reads) {
-      statements.push(
-        db
-          .update(participants)
-          .set({ lastReadSeq: sql`max(${participants.lastReadSeq}, ${read.readSeq})` })
-          .where(and(eq(participants.conversationId, id), eq(participants.userId, read.userId))),
-      );
-    }
-    if (withdrawn.length > 0) {
-      statements.push(db.update(attachments).set({ deletedAt: nowIso() }).where(inList(attachments.id, withdrawn)));
-    }
-    if (statements.length > 0) {
-      const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-      this.meter.d1Flushes++;
-      this.meter.d1Statements += statements.length;
-      for (const result of results) this.meter.d1RowsWritten += (result as Partial<D1Result>).meta?.rows_written ?? 0;
+    const summaryDue = direct || this.dirty || this.mirroredSeq < lastSeq;
+    const update: SummaryUpdate = {
+      conversation_id: id,
+      stamp: this.nextStamp(),
+      last_seq: lastSeq,
+      last_message: summaryDue ? this.log.latest() : null,
+      sender_seqs: summaryDue ? this.members.senderSeqs() : {},
+      reads: readsToWrite.map((r) => ({ user_id: r.userId, read_seq: r.readSeq })),
+    };
+    const statements = this.directStatements(db, id, membershipChanges, statusVersion, withdrawn);
+    const message: MirrorMessage = { kind: "summary", update };
+    if (via === "queue" && statements.length === 0 && JSON.stringify(message).length <= MAX_QUEUED_BYTES) {
+      await this.queue.send(message);
+      this.meter.queueSends++;
+      for (const read of reads) this.queuedReads.set(read.userId, Math.max(this.queuedReads.get(read.userId) ?? 0, read.readSeq));
+      this.queuedSinceDirect = true;
+    } else {
+      statements.push(...summaryStatements(db, [update]));
+      if (statements.length > 0) {
+        const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+        this.meter.d1Flushes++;
+        this.meter.d1Statements += statements.length;
+        for (const result of results) this.meter.d1RowsWritten += (result as Partial<D1Result>).meta?.rows_written ?? 0;
+      }
+      if (direct) {
+        this.queuedReads.clear();
+        this.queuedSinceDirect = false;
+      }
     }
     // Saved behind (see saveMirrored): a stale value after an eviction only repeats one idempotent write.
     this.mirroredSeq = lastSeq;
@@ -184,4 +190,47 @@ export class SummaryMirror {
     }
     return true;
   }
+
+  /** Membership, status and withdrawn attachments: rare, and written to D1 directly. */
+  private directStatements(
+    db: Db,
+    id: string,
+    membershipChanges: UnmirroredParticipant[],
+    statusVersion: number | null,
+    withdrawn: string[],
+  ): BatchItem<"sqlite">[] {
+    const statements: BatchItem<"sqlite">[] = [];
+    for (const change of membershipChanges) {
+      statements.push(
+        change.active
+          ? db
+              .insert(participants)
+              .values({ conversationId: id, userId: change.userId, role: change.role, joinedAt: change.joinedAt })
+              .onConflictDoUpdate({ target: [participants.conversationId, participants.userId], set: { role: change.role } })
+          : db.delete(participants).where(and(eq(participants.conversationId, id), eq(participants.userId, change.userId))),
+      );
+    }
+    if (membershipChanges.length > 0) {
+      statements.push(db.update(conversations).set({ participantCount: this.membership.count }).where(eq(conversations.id, id)));
+    }
+    if (statusVersion !== null) {
+      statements.push(db.update(conversations).set({ status: this.membership.current!.status, updatedAt: nowIso() }).where(eq(conversations.id, id)));
+    }
+    if (withdrawn.length > 0) {
+      statements.push(db.update(attachments).set({ deletedAt: nowIso() }).where(inList(attachments.id, withdrawn)));
+    }
+    return statements;
+  }
+
+  /** Microseconds since the epoch, strictly growing within an instance and, by the clock, across evictions. */
+  private nextStamp(): number {
+    this.lastStamp = Math.max(Date.now() * 1000, this.lastStamp + 1);
+    return this.lastStamp;
+  }
+}
+
+function mergeReads(unmirrored: { userId: string; readSeq: number }[], queued: Map<string, number>): { userId: string; readSeq: number }[] {
+  const merged = new Map(queued);
+  for (const read of unmirrored) merged.set(read.userId, Math.max(merged.get(read.userId) ?? 0, read.readSeq));
+  return [...merged].map(([userId, readSeq]) => ({ userId, readSeq }));
 }

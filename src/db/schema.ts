@@ -47,6 +47,8 @@ export const conversations = sqliteTable(
     lastMessage: text("last_message", { mode: "json" }).$type<Record<string, unknown>>(),
     lastMessageAt: text("last_message_at"),
     lastActivityAt: text("last_activity_at").notNull(),
+    /** Orders the summary writes of the conversation's object (queued ones may arrive late or twice): an older one never overwrites a newer. */
+    mirrorStamp: integer("mirror_stamp").notNull().default(0),
     /** How many participants the conversation has (mirrored by its object with the participant rows). */
     participantCount: integer("participant_count").notNull().default(0),
     /** {user_id: seq of that user's latest message}; sending moves the sender's read cursor. */
@@ -168,3 +170,15 @@ export const blocks = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked_idx").on(t.blockedId)],
 );
+
+/**
+ * What the mirror queue's consumer has done (one row, id 1), counted inside the same D1 batch
+ * it writes, so the meter adds no request: how many batches (D1 requests), queue messages and
+ * statements. Read by admins (GET /api/v1/admin/mirror) and the benchmarks.
+ */
+export const mirrorMeter = sqliteTable("mirror_meter", {
+  id: integer("id").primaryKey(),
+  batches: integer("batches").notNull().default(0),
+  messages: integer("messages").notNull().default(0),
+  statements: integer("statements").notNull().default(0),
+});

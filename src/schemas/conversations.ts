@@ -116,6 +116,7 @@ export const ConversationStatsSchema = z
     d1_statements: z.number().int(),
     d1_rows_written: z.number().int(),
     inbox_calls: z.number().int(),
+    queue_sends: z.number().int(),
     storage_rows_written: z.number().int(),
   })
   .openapi("ConversationStats");

@@ -335,35 +335,45 @@ describe("eviction mid-stream", () => {
 // ════════════════════════════════════════════════════════════════════════════════════════════
 
 type Fault = { calls: number };
+type MirrorTransports = { d1: D1Database; queue: Queue };
 
-/** Makes the conversation's D1 summary batch throw, on the live instance; returns the call counter. */
+const mirrorOf = (instance: Record<string, unknown>) => (instance.parts as { chat: { summary: unknown } }).chat.summary as MirrorTransports;
+
+/** A stand-in for `target` whose `method` throws (counting the calls); everything else passes through. */
+function failing<T extends object>(target: T, method: string, fault: Fault): T {
+  return new Proxy(target, {
+    get(real, prop) {
+      if (prop === method) {
+        return async () => {
+          fault.calls++;
+          throw new Error(`injected ${method} failure (test)`);
+        };
+      }
+      const value = Reflect.get(real, prop, real) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(real) : value;
+    },
+  });
+}
+
+/**
+ * Makes both ways the conversation's object mirrors to D1 fail on the live instance: its direct
+ * D1 batch and its send to the mirror queue. Returns the call counter.
+ */
 async function injectSummaryFault(stub: DurableObjectStub): Promise<Fault> {
   const fault: Fault = { calls: 0 };
   await runInside(stub, (instance) => {
-    const summary = (instance.parts as { chat: { summary: unknown } }).chat.summary as { d1: D1Database };
-    const real = summary.d1;
-    summary.d1 = new Proxy(real, {
-      get(target, prop) {
-        if (prop === "batch") {
-          return async () => {
-            fault.calls++;
-            throw new Error("injected D1 failure (test)");
-          };
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    instance.__realSummaryD1 = real;
+    const mirror = mirrorOf(instance);
+    instance.__realTransports = { d1: mirror.d1, queue: mirror.queue };
+    mirror.d1 = failing(mirror.d1, "batch", fault);
+    mirror.queue = failing(mirror.queue, "send", fault);
   });
   return fault;
 }
 
 async function removeSummaryFault(stub: DurableObjectStub): Promise<void> {
   await runInside(stub, (instance) => {
-    const summary = (instance.parts as { chat: { summary: unknown } }).chat.summary as { d1: D1Database };
-    expect(instance.__realSummaryD1, "the instance with the fault is still the live one").toBeDefined();
-    summary.d1 = instance.__realSummaryD1 as D1Database;
+    expect(instance.__realTransports, "the instance with the fault is still the live one").toBeDefined();
+    Object.assign(mirrorOf(instance), instance.__realTransports as MirrorTransports);
   });
 }
 
@@ -416,7 +426,7 @@ async function staleSummary() {
   return { id, stub, context, fault, socket, newest: acked[acked.length - 1], log };
 }
 
-describe("a failing D1 summary write", () => {
+describe("a failing mirror write (D1 or the mirror queue)", () => {
   it("loses no message; the alarm retries with backoff and, once D1 works again, heals the summary", async () => {
     const { id, stub, context, fault, newest, log } = await staleSummary();
 

@@ -1,5 +1,5 @@
 // Work follows who is online, not who is a member: what one message costs, counted by the
-// conversation object's own meter (storage rows, D1 statements, frames, calls to user objects),
+// conversation object's own meter (storage rows, D1 statements, queue sends, frames, calls to user objects),
 // is the same in a group of 6 and in a group of 300 with the same people online.
 import { afterEach, describe, expect, it } from "vitest";
 import { callJson, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
@@ -12,7 +12,7 @@ afterEach(closeAll);
 /** Runs the write-behind save now, so each measured window holds exactly one (the alarm's own timing would vary). */
 const saveNow = (conversationId: string) => runInside(stubOf(conversationId), (instance) => (instance.parts as { chat: { save(): void } }).chat.save());
 
-type Costs = { storage_rows_written: number; d1_statements: number; frames_sent: number; inbox_calls: number; messages: number };
+type Costs = { storage_rows_written: number; d1_statements: number; queue_sends: number; frames_sent: number; inbox_calls: number; messages: number };
 
 async function costs(admin: string, conversationId: string): Promise<Costs> {
   const { status, body } = await callJson(`/api/v1/conversations/${conversationId}/stats`, { token: admin });
@@ -23,6 +23,7 @@ async function costs(admin: string, conversationId: string): Promise<Costs> {
 const delta = (after: Costs, before: Costs) => ({
   storage_rows_written: after.storage_rows_written - before.storage_rows_written,
   d1_statements: after.d1_statements - before.d1_statements,
+  queue_sends: after.queue_sends - before.queue_sends,
   frames_sent: after.frames_sent - before.frames_sent,
   inbox_calls: after.inbox_calls - before.inbox_calls,
 });
@@ -55,13 +56,16 @@ async function costOfOneMessage(size: number) {
   };
   await deliver("warm-up");
   // Settled: the summary mirror and the inbox rounds of the first message are done.
-  await eventually(async () => (await costs(admin, id)).inbox_calls >= 2);
+  await eventually(async () => {
+    const now = await costs(admin, id);
+    return now.inbox_calls >= 2 && now.queue_sends >= 1;
+  });
   await saveNow(id);
   const before = await costs(admin, id);
   await deliver("counted");
   await eventually(async () => {
     const spent = delta(await costs(admin, id), before);
-    return spent.inbox_calls >= 2 && spent.d1_statements > 0;
+    return spent.inbox_calls >= 2 && spent.queue_sends > 0;
   });
   await saveNow(id);
   return delta(await costs(admin, id), before);
@@ -73,6 +77,8 @@ describe("a message costs work for who is online", () => {
     const large = await costOfOneMessage(300);
     expect(small.frames_sent).toBe(2); // message.new to the two watching sockets
     expect(small.inbox_calls).toBe(2); // the two open inboxes, not the offline members
+    expect(small.queue_sends).toBe(1); // the summary goes to D1 through the mirror queue…
+    expect(small.d1_statements).toBe(0); // …so the object itself makes no D1 request for a message
     const { storage_rows_written: smallRows, ...smallRest } = small;
     const { storage_rows_written: largeRows, ...largeRest } = large;
     expect(largeRest).toEqual(smallRest);
