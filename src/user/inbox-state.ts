@@ -2,12 +2,18 @@
  * The user Durable Object's storage: unread counts per conversation (seeded from D1 when the
  * first inbox socket opens, then kept by events from conversations) and how many conversation
  * sockets the user has open in each conversation (reported by the conversation objects), and
- * a going-offline that waits for its grace period.
+ * what waits for a grace period (see Timer).
  */
+
+/**
+ * Things that happen only once a grace period passed without the user coming back: announcing
+ * them offline, and telling their conversations that no inbox is open any more.
+ */
+export type Timer = "offline" | "inbox-closed";
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS unread (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS conversation_socket_counts (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL, stamp INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS pending_offline (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, user_id TEXT NOT NULL, at INTEGER NOT NULL);
 `;
 
 export class InboxState {
@@ -59,23 +65,27 @@ export class InboxState {
     return this.sql.exec<{ total: number | null }>("SELECT sum(count) AS total FROM conversation_socket_counts").one().total ?? 0;
   }
 
-  scheduleOffline(userId: string, at: number): void {
-    this.sql.exec("INSERT OR REPLACE INTO pending_offline (user_id, at) VALUES (?, ?)", userId, at);
+  schedule(timer: Timer, userId: string, at: number): void {
+    this.sql.exec("INSERT OR REPLACE INTO timers (name, user_id, at) VALUES (?, ?, ?)", timer, userId, at);
   }
 
-  /** Returns whether an offline was pending (and is now withdrawn). */
-  cancelOffline(): boolean {
-    return this.sql.exec("DELETE FROM pending_offline").rowsWritten > 0;
+  isPending(timer: Timer): boolean {
+    return this.sql.exec("SELECT 1 FROM timers WHERE name = ?", timer).toArray().length > 0;
   }
 
-  offlineDueAt(): number | null {
-    return this.sql.exec<{ at: number }>("SELECT at FROM pending_offline").toArray()[0]?.at ?? null;
+  /** Returns whether the timer was pending (and is now withdrawn). */
+  cancel(timer: Timer): boolean {
+    return this.sql.exec("DELETE FROM timers WHERE name = ?", timer).rowsWritten > 0;
   }
 
-  /** The user whose pending offline is due by `now`, taken; or null. */
-  takeDueOffline(now: number): string | null {
-    const row = this.sql.exec<{ user_id: string }>("SELECT user_id FROM pending_offline WHERE at <= ?", now).toArray()[0];
-    if (row) this.sql.exec("DELETE FROM pending_offline");
+  /** The user of the timer if it is due by `now`, taking it; otherwise null. */
+  takeDue(timer: Timer, now: number): string | null {
+    const row = this.sql.exec<{ user_id: string }>("SELECT user_id FROM timers WHERE name = ? AND at <= ?", timer, now).toArray()[0];
+    if (row) this.sql.exec("DELETE FROM timers WHERE name = ?", timer);
     return row?.user_id ?? null;
+  }
+
+  nextDueAt(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT min(at) AS at FROM timers").one().at;
   }
 }

@@ -55,10 +55,16 @@ export class UserDO extends DurableObject<Env> {
 
   async conversationActivity(activity: ConversationActivity): Promise<void> {
     if (this.inboxSockets().length === 0) {
-      // A conversation still thinks an inbox is open here (a close it never heard of): correct it.
+      // Within the grace after the last inbox closed, counts are still kept (a quick reconnect
+      // finds them current). Past it, a conversation that still reports here missed the close:
+      // correct it; the counts are seeded from D1 when an inbox next opens.
+      if (this.state.isPending("inbox-closed")) {
+        this.state.setUnread(activity.conversationId, activity.unreadCount);
+        return;
+      }
       const userId = this.ctx.id.name;
       if (userId) await conversationStub(this.env, activity.conversationId).inboxPresence(userId, false);
-      return; // the counts are seeded from D1 when an inbox opens
+      return;
     }
     for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message });
     if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.messages.length > 0) {
@@ -88,7 +94,9 @@ export class UserDO extends DurableObject<Env> {
     const identity = JSON.parse(request.headers.get("x-chat-actor") ?? "null") as { id: string; exp: number } | null;
     if (!identity) return new Response("missing identity", { status: 400 });
     const { 0: client, 1: server } = new WebSocketPair();
-    const first = this.inboxSockets().length === 0;
+    // An inbox that closed within the grace period left this user registered with their
+    // conversations, so the counts kept here are current; otherwise they are seeded from D1.
+    const first = this.inboxSockets().length === 0 && !this.state.cancel("inbox-closed");
     if (first) this.state.seedUnread(await unreadCounts(database(this.env.DB), identity.id));
     await this.withPresence(identity.id, () => {
       this.ctx.acceptWebSocket(server);
@@ -135,7 +143,9 @@ export class UserDO extends DurableObject<Env> {
     const identity = ws.deserializeAttachment() as InboxIdentity | null;
     if (!identity) return;
     await this.withPresence(identity.userId, () => undefined, ws);
-    if (this.inboxSockets(ws).length === 0) await this.announceInbox(identity.userId, false);
+    if (this.inboxSockets(ws).length > 0) return;
+    this.state.schedule("inbox-closed", identity.userId, Date.now() + readConfig(this.env).presenceGraceMs);
+    await this.scheduleAlarm();
   }
 
   /**
@@ -172,26 +182,29 @@ export class UserDO extends DurableObject<Env> {
     const online = this.isOnline(closing);
     if (before === online) return;
     if (online) {
-      if (!this.state.cancelOffline()) await this.announce(userId, true);
+      if (!this.state.cancel("offline")) await this.announce(userId, true);
       return;
     }
-    this.state.scheduleOffline(userId, Date.now() + readConfig(this.env).presenceGraceMs);
+    this.state.schedule("offline", userId, Date.now() + readConfig(this.env).presenceGraceMs);
     await this.scheduleAlarm();
   }
 
   override async alarm(): Promise<void> {
     try {
-      const userId = this.state.takeDueOffline(Date.now());
-      if (userId && !this.isOnline()) await this.announce(userId, false);
+      const now = Date.now();
+      const offline = this.state.takeDue("offline", now);
+      if (offline && !this.isOnline()) await this.announce(offline, false);
+      const inboxClosed = this.state.takeDue("inbox-closed", now);
+      if (inboxClosed && this.inboxSockets().length === 0) await this.announceInbox(inboxClosed, false);
     } catch (err) {
       console.error("user alarm failed", err);
     }
     await this.scheduleAlarm();
   }
 
-  /** The alarm serves the pending offline announcement (an earlier alarm may have fired before it was due). */
+  /** The alarm serves the grace timers (an earlier alarm may have fired before one was due). */
   private async scheduleAlarm(): Promise<void> {
-    const at = this.state.offlineDueAt();
+    const at = this.state.nextDueAt();
     if (at === null) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);

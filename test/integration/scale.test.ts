@@ -89,6 +89,25 @@ describe("a message costs work for who is online", () => {
   });
 });
 
+describe("inbox registration follows the inbox", () => {
+  it("after the last inbox closes and the grace passes, the user's conversations stop notifying them", async () => {
+    const [sender, reader] = await Promise.all([login("watch-sender"), login("watch-reader")]);
+    const id = await group(sender, [reader]);
+    const admin = await signAdminToken(sender);
+    const watching = () => runInside(stubOf(id), (instance) => (instance.parts as { chat: { inboxWatchers: { ids(): Set<string> } } }).chat.inboxWatchers.ids().has(reader.id));
+    const inbox = await openInbox(reader);
+    expect(await watching()).toBe(true);
+    inbox.close();
+    await inbox.waitClosed();
+    expect(await watching()).toBe(true); // within the grace a reconnect finds everything as it was
+    await eventually(async () => !(await watching()), { timeoutMs: 3_000 });
+    const before = await costs(admin, id);
+    expect((await sendRest(sender, id, "nobody is listening")).status).toBe(201);
+    await eventually(async () => (await costs(admin, id)).queue_sends > before.queue_sends);
+    expect((await costs(admin, id)).inbox_calls).toBe(before.inbox_calls);
+  });
+});
+
 describe("conversation answers stay bounded in big groups", () => {
   it("list and GET name at most 100 participants, with participant_count the total", async () => {
     const people: TestUser[] = await Promise.all(range(1, 130).map((i) => login(`bounded-${i}`)));
