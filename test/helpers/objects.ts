@@ -21,3 +21,19 @@ export function storageTables(conversationId: string): Promise<string[]> {
       .map((row) => row.name),
   );
 }
+
+/** A stand-in for `target` whose `method` rejects (counting the calls in `fault`); everything else passes through. */
+export function failing<T extends object>(target: T, method: string, fault: { calls: number } = { calls: 0 }): T {
+  return new Proxy(target, {
+    get(real, prop) {
+      if (prop === method) {
+        return async () => {
+          fault.calls++;
+          throw new Error(`injected ${method} failure (test)`);
+        };
+      }
+      const value = Reflect.get(real, prop, real) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(real) : value;
+    },
+  });
+}

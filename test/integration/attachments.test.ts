@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, call, callJson, callWith, freshDirect, listMessages, login, sendRest, type TestUser } from "../helpers/api";
 import { expectError } from "../helpers/assertions";
-import { bytes as concat, u16le, u32le } from "../helpers/bytes";
+import { bytes as concat, u32le } from "../helpers/bytes";
+import { OGG, wav } from "../helpers/uploads";
 import { connect } from "../helpers/sockets";
 import { eventually } from "../helpers/wait";
 
@@ -41,32 +42,10 @@ function paddedPng(size: number): Uint8Array {
   return out;
 }
 
-/** A mono 8 kHz 8-bit PCM WAV: 44-byte header + `samples` bytes of a ramp. */
-function wav(samples = 100): Uint8Array {
-  const pcm = Uint8Array.from({ length: samples }, (_, i) => (i * 7 + 3) % 256);
-  return concat(
-    "RIFF",
-    u32le(36 + samples),
-    "WAVE",
-    "fmt ",
-    u32le(16),
-    u16le(1), // PCM
-    u16le(1), // mono
-    u32le(8000), // sample rate
-    u32le(8000), // byte rate
-    u16le(1), // block align
-    u16le(8), // bits per sample
-    "data",
-    u32le(samples),
-    pcm,
-  );
-}
-
 const PDF = enc.encode("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
 const JPEG = concat([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10], "JFIF", [0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00], [0xff, 0xd9]);
 const GIF = concat("GIF89a", [0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0x00, 0x3b]);
 const WEBP = concat("RIFF", u32le(26), "WEBP", "VP8L", u32le(14), [0x2f, 0, 0, 0, 0x10, 0x07, 0x10, 0x11, 0x11, 0x88, 0x88, 0xfe, 0x07, 0x00]);
-const OGG = concat("OggS", [0x00, 0x02], new Uint8Array(20), [0x01, 0x1e, 0x01], "vorbis", new Uint8Array(22));
 const MP3 = concat("ID3", [0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00], [0xff, 0xfb, 0x90, 0x64], new Uint8Array(60));
 const M4A = concat([0, 0, 0, 0x20], "ftyp", "M4A ", [0, 0, 0, 0], "M4A mp42isom", [0, 0, 0, 0], [0, 0, 0, 8], "free");
 const HTML = enc.encode("<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>");

@@ -8,6 +8,7 @@ import worker from "../../src/index";
 import { retryDelaySeconds } from "../../src/mirror/consumer";
 import type { MirrorMessage, SummaryUpdate } from "../../src/mirror/summary";
 import { callJson, direct, login, signAdminToken, uniqueContext, type TestUser } from "../helpers/api";
+import { failing } from "../helpers/objects";
 
 let messageCounter = 0;
 
@@ -45,13 +46,7 @@ async function deliver(updates: SummaryUpdate[], options: { attempts?: number; d
 }
 
 /** A D1 whose batches all fail, as during an outage. */
-const downD1 = new Proxy(env.DB, {
-  get(real, prop) {
-    if (prop === "batch") return async () => Promise.reject(new Error("D1 is down (test)"));
-    const value = Reflect.get(real, prop, real) as unknown;
-    return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(real) : value;
-  },
-});
+const downD1 = failing(env.DB, "batch");
 
 async function meter(admin: string) {
   return (await callJson("/api/v1/admin/mirror", { token: admin })).body as { batches: number; messages: number; statements: number };

@@ -1,7 +1,7 @@
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
+import { failing, runInside, stubOf } from "../helpers/objects";
 import { connect, type Frame, type TestSocket } from "../helpers/sockets";
 
 // Resilience (DESIGN.md, Guarantees): eviction and hibernation in the middle of a stream of
@@ -19,17 +19,6 @@ beforeAll(async () => {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 let contextCounter = 0;
 const uniqueContext = () => ({ type: "resilience", id: `${Date.now()}-${++contextCounter}-${Math.random().toString(36).slice(2, 8)}` });
-
-/** The conversation's Durable Object, as a plain stub (the RPC-typed one is too deep for tsc here). */
-function stubOf(conversationId: string): DurableObjectStub {
-  return env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(conversationId)) as unknown as DurableObjectStub;
-}
-
-/** runInDurableObject with a loose signature: its overloads over the RPC stub type are too deep for tsc. */
-const runInside = runInDurableObject as unknown as <R>(
-  stub: DurableObjectStub,
-  callback: (instance: Record<string, unknown>, state: DurableObjectState) => R | Promise<R>,
-) => Promise<R>;
 
 const opened: TestSocket[] = [];
 async function open(conversationId: string, user: TestUser): Promise<TestSocket> {
@@ -338,22 +327,6 @@ type Fault = { calls: number };
 type MirrorTransports = { d1: D1Database; queue: Queue };
 
 const mirrorOf = (instance: Record<string, unknown>) => (instance.parts as { chat: { summary: unknown } }).chat.summary as MirrorTransports;
-
-/** A stand-in for `target` whose `method` throws (counting the calls); everything else passes through. */
-function failing<T extends object>(target: T, method: string, fault: Fault): T {
-  return new Proxy(target, {
-    get(real, prop) {
-      if (prop === method) {
-        return async () => {
-          fault.calls++;
-          throw new Error(`injected ${method} failure (test)`);
-        };
-      }
-      const value = Reflect.get(real, prop, real) as unknown;
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(real) : value;
-    },
-  });
-}
 
 /**
  * Makes both ways the conversation's object mirrors to D1 fail on the live instance: its direct
