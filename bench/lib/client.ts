@@ -69,10 +69,15 @@ export class ChatSocket {
     });
   }
 
-  /** Connects and resolves once `hello` arrived; `timeoutMs` bounds the whole setup. */
+  /** Connects to the product's conversation socket and resolves once `hello` arrived; `timeoutMs` bounds the whole setup. */
   static open(baseUrl: string, conversationId: string, token: string, timeoutMs = 15_000): Promise<ChatSocket> {
+    return ChatSocket.connect(socketUrl(baseUrl, conversationId, token), timeoutMs);
+  }
+
+  /** Connects to any socket URL that speaks these frames (the product's, or the ceiling probe's room) and resolves once `hello` arrived. */
+  static connect(url: string, timeoutMs = 15_000): Promise<ChatSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(socketUrl(baseUrl, conversationId, token), { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
       const socket = new ChatSocket(ws);
       const timer = setTimeout(() => {
         ws.terminate();

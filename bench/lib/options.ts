@@ -1,8 +1,8 @@
 // Command-line options of `npm run bench` (`npm run bench -- --scenarios fanout --listeners 10`).
 
-export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "soak"] as const;
+export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "groups10k", "soak"] as const;
 export type ScenarioName = (typeof ALL_SCENARIOS)[number];
-export const DEFAULT_SCENARIOS: ScenarioName[] = ["fanout", "throughput", "many", "connections", "history", "cost"];
+export const DEFAULT_SCENARIOS: ScenarioName[] = ["fanout", "throughput", "many", "connections", "history", "cost", "groups"];
 
 export interface Options {
   scenarios: ScenarioName[];
@@ -36,6 +36,14 @@ export interface Options {
   fillWindow: number;
   /** cost: messages per cost run */
   costMessages: number;
+  /** groups: members added one at a time (each then opens a socket) */
+  groupSize: number;
+  /** groups10k: members added one at a time */
+  bigGroupSize: number;
+  /** groups10k: how many of them open a socket */
+  bigGroupOnline: number;
+  /** fanout, throughput, groups: also run the ceiling probe (bench/probe) and print ratios to it */
+  probe: boolean;
   /** soak: minutes */
   soakMinutes: number;
   /** soak: conversations */
@@ -58,7 +66,7 @@ export const DEFAULTS: Options = {
   rate: 200,
   duration: 10,
   senders: [1, 4],
-  window: [32],
+  window: [8],
   conversations: 100,
   rallies: 1,
   connections: 1000,
@@ -69,6 +77,10 @@ export const DEFAULTS: Options = {
   historyRequests: 200,
   fillWindow: 128,
   costMessages: 200,
+  groupSize: 1000,
+  bigGroupSize: 10_000,
+  bigGroupOnline: 50,
+  probe: true,
   soakMinutes: 10,
   soakConversations: 20,
   contentLength: 64,
@@ -87,12 +99,12 @@ interface Spec {
 }
 
 const SPECS: Record<string, Spec> = {
-  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; soak only when named)` },
+  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; groups10k and soak only when named)` },
   listeners: { key: "listeners", kind: "ints", min: 1, max: 2000, help: "fan-out listener counts, one run each (default 10,100)" },
   rate: { key: "rate", kind: "number", min: 1, max: 100_000, help: "fan-out messages per second (default 200)" },
   duration: { key: "duration", kind: "number", min: 1, max: 600, help: "seconds of measured traffic per run (default 10)" },
   senders: { key: "senders", kind: "ints", min: 1, max: 100, help: "throughput sender counts (default 1,4)" },
-  window: { key: "window", kind: "ints", min: 1, max: 10_000, help: "throughput messages in flight per sender (default 32)" },
+  window: { key: "window", kind: "ints", min: 1, max: 10_000, help: "throughput messages in flight per sender (default 8)" },
   conversations: { key: "conversations", kind: "int", min: 1, max: 1000, help: "many-conversations count, 2 users each (default 100)" },
   rallies: { key: "rallies", kind: "int", min: 1, max: 100, help: "many-conversations messages in flight per conversation (default 1)" },
   connections: { key: "connections", kind: "int", min: 1, max: 20_000, help: "sockets for the connections scenario (default 1000)" },
@@ -103,6 +115,10 @@ const SPECS: Record<string, Spec> = {
   "history-requests": { key: "historyRequests", kind: "int", min: 1, max: 100_000, help: "page requests per position (default 200)" },
   "fill-window": { key: "fillWindow", kind: "int", min: 1, max: 10_000, help: "messages in flight while filling history (default 128)" },
   "cost-messages": { key: "costMessages", kind: "int", min: 1, max: 100_000, help: "messages per cost run (default 200)" },
+  "group-size": { key: "groupSize", kind: "int", min: 2, max: 20_000, help: "groups: members added one at a time, each then with a socket (default 1000)" },
+  "big-group-size": { key: "bigGroupSize", kind: "int", min: 2, max: 100_000, help: "groups10k: members added one at a time (default 10000)" },
+  "big-group-online": { key: "bigGroupOnline", kind: "int", min: 1, max: 10_000, help: "groups10k: members with a socket (default 50)" },
+  probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput and groups (default on; --no-probe to skip)" },
   "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
   "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
   "content-length": { key: "contentLength", kind: "int", min: 1, max: 1000, help: "characters per message (default 64)" },
@@ -129,8 +145,13 @@ export function parseOptions(argv: string[]): Options | "help" {
     if (!arg.startsWith("--")) throw new OptionError(`unexpected argument ${arg}`);
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const spec = SPECS[name];
+    const negated = name.startsWith("no-") && SPECS[name.slice(3)]?.kind === "flag" && eq === -1;
+    const spec = negated ? SPECS[name.slice(3)] : SPECS[name];
     if (!spec) throw new OptionError(`unknown option --${name}`);
+    if (negated) {
+      (options[spec.key] as boolean) = false;
+      continue;
+    }
     if (spec.kind === "flag") {
       (options[spec.key] as boolean) = eq === -1 ? true : arg.slice(eq + 1) !== "false";
       continue;

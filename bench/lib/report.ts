@@ -132,3 +132,35 @@ export function addStats(a: ConversationStats, b: ConversationStats): Conversati
     storage_rows_written: a.storage_rows_written + b.storage_rows_written,
   };
 }
+
+/** product / probe, 2 decimals; NaN when either is missing or the probe's is 0. */
+export function ratio(product: number, probe: number): number {
+  if (!Number.isFinite(product) || !Number.isFinite(probe) || probe === 0) return NaN;
+  return Math.round((product / probe) * 100) / 100;
+}
+
+/** One figure measured on the product and on the ceiling probe in the same run. */
+export interface Comparison {
+  /** what the figure belongs to (e.g. "10 listeners", "4 senders × 8 in flight") */
+  run: string;
+  figure: string;
+  product: number;
+  probe: number;
+  /** product / probe */
+  ratio: number;
+}
+
+export function compare(run: string, figure: string, product: number | undefined, probe: number | undefined): Comparison {
+  const a = product ?? NaN;
+  const b = probe ?? NaN;
+  return { run, figure, product: a, probe: b, ratio: ratio(a, b) };
+}
+
+/** A "product vs ceiling probe" table: one row per figure, the ratio last. */
+export function comparisonTable(title: string, rows: Comparison[]): Table {
+  return {
+    title: `${title} — product vs ceiling probe, same run; ratio = product / probe`,
+    headers: ["run", "figure", "product", "probe", "ratio"],
+    rows: rows.map((c) => [c.run, c.figure, c.product, c.probe, c.ratio]),
+  };
+}

@@ -26,7 +26,13 @@ function record(section: Section, key: string, label: string, value: unknown): v
   bag[label] = value;
 }
 
-export async function measured<T>(ctx: Context, server: BenchServer, section: Section, label: string, fn: () => Promise<T>): Promise<Measured<T>> {
+/** Cores of other processes' work during a phase above which the phase is noted as run on a shared machine. */
+const SHARED_CORES = 0.25;
+
+/** What a measured phase needs of a server: the product's (BenchServer) or the ceiling probe's. */
+export type Measurable = Pick<BenchServer, "pid" | "port" | "root" | "processes">;
+
+export async function measured<T>(ctx: Context, server: Measurable, section: Section, label: string, fn: () => Promise<T>): Promise<Measured<T>> {
   let profiler: Profiler | null = null;
   if (ctx.opts.profile && server.processes.proxy) {
     profiler = await Profiler.attach(server.processes.proxy, server.root).catch(() => null);
@@ -68,6 +74,9 @@ export async function measured<T>(ctx: Context, server: BenchServer, section: Se
       headers: ["function", "total ms", "total %"],
       rows: profile.top_total.slice(0, 20).map((f) => [f.function, f.total_ms, f.total_pct]),
     });
+  }
+  if (cpuReport.other_cores > SHARED_CORES) {
+    section.notes.push(`${label}: other processes kept ${cpuReport.other_cores.toFixed(2)} cores busy during this phase: the machine was shared, so its figures (and ratios to the probe) are not clean`);
   }
   record(section, "cpu", label, cpuReport);
   record(section, "client_loop_lag_ms", label, loopLag);

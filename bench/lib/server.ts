@@ -18,6 +18,17 @@ export async function stopAllServers(): Promise<void> {
   await Promise.all([...running].map((s) => s.stop()));
 }
 
+/** Registers a server so stopAllServers (interrupts, watchdogs, failures) stops it; its stop() unregisters it. */
+export function track<T extends DevServer>(server: T): T {
+  const stop = server.stop;
+  server.stop = async () => {
+    running.delete(server);
+    await stop();
+  };
+  running.add(server);
+  return server;
+}
+
 /** The tree servers are started from (a snapshot by default, see snapshot.ts); set once by run.ts. */
 let sourceRoot = join(import.meta.dirname, "..", "..");
 
@@ -56,12 +67,7 @@ export async function startBenchServer(extraVars: Record<string, string | number
     timeoutSeconds: 90,
     verbose,
   });
-  const stop = server.stop;
-  server.stop = async () => {
-    running.delete(server);
-    await stop();
-  };
-  running.add(server);
+  track(server);
   try {
     const api = new Api(server.url);
     const admin = await api.login(ADMIN_EMAIL);

@@ -65,6 +65,12 @@ export async function cost(ctx: Context): Promise<Section> {
       measured: `worst ${worst} D1 writes/msg over the cost runs (${rows.map((r) => r.d1_writes_per_message).join(", ")})`,
       met: worst <= 1 && rows.every((r) => r.reliable),
     });
+    const worstRows = Math.max(...rows.map((r) => r.storage_rows_per_message));
+    section.targets.push({
+      target: "≤ 2 storage rows written per message (the conversation object's storage_rows_written / messages)",
+      measured: `worst ${worstRows} DO rows/msg over the cost runs (${rows.map((r) => r.storage_rows_per_message).join(", ")})`,
+      met: worstRows <= 2 && rows.every((r) => r.reliable),
+    });
   } finally {
     await server.stop();
   }

@@ -1,0 +1,78 @@
+// What the scenarios that compare the product with the ceiling probe drive: a server, and a way to
+// get socket URLs for N users in one room. The product needs a login per user and a group
+// conversation made by the first; the probe (bench/probe) needs nothing — a room exists once
+// named. Both speak the frames the scenarios use: hello, message.send {client_id, content, ref},
+// message.ack {client_id, ref, message}, message.new {message}.
+import type { ConversationStats } from "./api.ts";
+import { socketUrl } from "./client.ts";
+import { tryStats } from "./cost.ts";
+import type { Options } from "./options.ts";
+import { startProbeServer } from "./probe.ts";
+import type { Measurable } from "./scenario.ts";
+import { startBenchServer, type BenchServer } from "./server.ts";
+
+export type TargetKind = "product" | "probe";
+
+export interface Room {
+  /** the conversation's id (product) or the room's name (probe) */
+  id: string;
+  /** one socket URL per member; member 0 made the room */
+  urls: string[];
+}
+
+export interface Target {
+  kind: TargetKind;
+  url: string;
+  /** for measured(): processes, CPU, profile */
+  server: Measurable;
+  /** the product's server, for what only the product has (REST, cost counters); null for the probe */
+  product: BenchServer | null;
+  /** A room of `members` users; `name` must be unique on this server (it prefixes the users' emails). */
+  room(members: number, name: string): Promise<Room>;
+  /** The cost counters summed over `ids` (settled); null for the probe, or when unavailable. */
+  stats(ids: string[], onError?: (err: unknown) => void): Promise<ConversationStats | null>;
+  stop(): Promise<void>;
+}
+
+/** The targets a comparing scenario runs: the product, then (unless --no-probe) the probe. */
+export function targetKinds(opts: Options): TargetKind[] {
+  return opts.probe ? ["product", "probe"] : ["product"];
+}
+
+/** "" for the product, " (probe)" for the probe: appended to phase labels so both are kept apart in the JSON. */
+export function suffix(kind: TargetKind): string {
+  return kind === "probe" ? " (probe)" : "";
+}
+
+export async function startTarget(kind: TargetKind, verbose: boolean): Promise<Target> {
+  if (kind === "product") {
+    const server = await startBenchServer({}, verbose);
+    return {
+      kind,
+      url: server.url,
+      server,
+      product: server,
+      async room(members, name) {
+        const users = await server.api.loginMany(name, members, members > 100 ? 16 : 8);
+        const id = await server.api.createGroup(users[0]!, users.slice(1), name);
+        return { id, urls: users.map((u) => socketUrl(server.url, id, u.token)) };
+      },
+      stats: (ids, onError) => tryStats(server.api, server.admin, ids, onError),
+      stop: () => server.stop(),
+    };
+  }
+  const server = await startProbeServer(verbose);
+  const ws = server.url.replace(/^http/, "ws");
+  return {
+    kind,
+    url: server.url,
+    server,
+    product: null,
+    async room(members, name) {
+      const id = name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 100);
+      return { id, urls: Array.from({ length: members }, (_, i) => `${ws}/rooms/${id}/ws?user=u${i}`) };
+    },
+    stats: () => Promise.resolve(null),
+    stop: () => server.stop(),
+  };
+}

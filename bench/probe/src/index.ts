@@ -1,0 +1,163 @@
+// The ceiling probe: the smallest possible Durable Object chat room, served by `npm run bench`
+// under the same `wrangler dev` as the product, so that every fan-out, throughput and group
+// figure can be printed as a ratio to what the runtime itself costs.
+//
+// GET /rooms/{room}/ws?user={id} upgrades to a socket on the room's object (hibernatable:
+// ctx.acceptWebSocket), which says `hello`. For each `message.send {client_id, content, ref?}`
+// the object does exactly this and nothing else: one SQLite insert of the message under the next
+// seq, a `message.ack {client_id, ref, message}` to the sender, and one `message.new {message}`
+// (serialised once) to every socket of the room. No authentication, no membership, no limits,
+// no idempotency, no D1. The message has the product's shape (bench/lib/client.ts's WireMessage
+// and the rest of the product's fields), so the same scenario code drives both.
+//
+// Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
+// Workers APIs used are declared here rather than taken from @cloudflare/workers-types.
+
+interface SqlCursor {
+  one(): Record<string, unknown>;
+}
+
+interface SqlStorage {
+  exec(query: string, ...bindings: unknown[]): SqlCursor;
+}
+
+interface HibernatableSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  serializeAttachment(value: unknown): void;
+  deserializeAttachment(): unknown;
+}
+
+interface DurableObjectState {
+  storage: { sql: SqlStorage };
+  acceptWebSocket(ws: HibernatableSocket): void;
+  getWebSockets(): HibernatableSocket[];
+}
+
+interface RoomNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): { fetch(request: Request): Promise<Response> };
+}
+
+interface Env {
+  ROOMS: RoomNamespace;
+}
+
+interface Identity {
+  user: string;
+  room: string;
+}
+
+interface SendFrame {
+  type?: unknown;
+  ref?: unknown;
+  client_id?: unknown;
+  content?: unknown;
+}
+
+declare const WebSocketPair: new () => { 0: HibernatableSocket; 1: HibernatableSocket };
+
+const ROOM_PATH = /^\/rooms\/([A-Za-z0-9_.-]{1,100})\/ws$/;
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+export default {
+  fetch(request: Request, env: Env): Promise<Response> | Response {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") return json(200, { status: "ok" });
+    const room = ROOM_PATH.exec(url.pathname)?.[1];
+    if (!room) return json(404, { error: "not found" });
+    if (request.headers.get("upgrade") !== "websocket") return json(426, { error: "expected a websocket upgrade" });
+    return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
+  },
+};
+
+export class Room {
+  private readonly ctx: DurableObjectState;
+  private readonly sql: SqlStorage;
+  private seq: number;
+
+  constructor(ctx: DurableObjectState, _env: Env) {
+    this.ctx = ctx;
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sender_id TEXT, client_id TEXT, content TEXT, created_at TEXT NOT NULL)",
+    );
+    this.seq = Number(this.sql.exec("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages").one().seq);
+  }
+
+  fetch(request: Request): Response {
+    const url = new URL(request.url);
+    const identity: Identity = { user: url.searchParams.get("user") ?? "anonymous", room: ROOM_PATH.exec(url.pathname)?.[1] ?? "" };
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment(identity);
+    server.send(JSON.stringify({ type: "hello", conversation_id: identity.room, user_id: identity.user, last_seq: this.seq }));
+    return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
+  }
+
+  webSocketMessage(ws: HibernatableSocket, data: string | ArrayBuffer): void {
+    let frame: SendFrame;
+    try {
+      frame = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)) as SendFrame;
+    } catch {
+      return;
+    }
+    if (frame.type !== "message.send") return;
+    const identity = ws.deserializeAttachment() as Identity;
+    const clientId = typeof frame.client_id === "string" ? frame.client_id : null;
+    const content = typeof frame.content === "string" ? frame.content : "";
+    const seq = this.seq + 1;
+    const message = {
+      id: crypto.randomUUID(),
+      conversation_id: identity.room,
+      seq,
+      sender_id: identity.user,
+      type: "text",
+      content,
+      data: null,
+      reply_to: null,
+      attachment: null,
+      reactions: {},
+      client_id: clientId,
+      edited_at: null,
+      deleted_at: null,
+      created_at: new Date().toISOString(),
+    };
+    this.sql.exec(
+      "INSERT INTO messages (seq, id, sender_id, client_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      message.id,
+      message.sender_id,
+      clientId,
+      content,
+      message.created_at,
+    );
+    this.seq = seq;
+    const body = JSON.stringify(message);
+    ws.send(`{"type":"message.ack","client_id":${JSON.stringify(clientId)},"ref":${JSON.stringify(frame.ref ?? null)},"message":${body}}`);
+    const broadcast = `{"type":"message.new","message":${body}}`;
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(broadcast);
+      } catch {
+        // closing
+      }
+    }
+  }
+
+  webSocketClose(ws: HibernatableSocket, code: number, reason: string): void {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  webSocketError(): void {
+    // the runtime closes the socket
+  }
+}
