@@ -1,3 +1,5 @@
+import type { ParticipantRole } from "../schemas/conversations";
+
 /**
  * Per-participant cursors. `read_seq` moves only forward, by explicit reads; sending moves
  * `last_sent_seq`, and the effective read cursor is the larger of the two, so every message
@@ -31,6 +33,22 @@ export class Members {
       .exec<{ cursor: number }>("SELECT max(read_seq, last_sent_seq) AS cursor FROM members WHERE user_id = ?", userId)
       .toArray()[0];
     return Math.max(row?.cursor ?? 0, this.lastSent.get(userId) ?? 0);
+  }
+
+  /**
+   * The first `limit` active participants (join order) with roles and effective read cursors,
+   * in one query: what a conversation's answers list.
+   */
+  listedCursors(limit: number): { userId: string; role: ParticipantRole; cursor: number }[] {
+    return this.sql
+      .exec<{ user_id: string; role: ParticipantRole; cursor: number }>(
+        `SELECT p.user_id, p.role, max(coalesce(m.read_seq, 0), coalesce(m.last_sent_seq, 0)) AS cursor
+         FROM participants p LEFT JOIN members m ON m.user_id = p.user_id
+         WHERE p.active = 1 ORDER BY p.joined_at, p.user_id LIMIT ?`,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ userId: r.user_id, role: r.role, cursor: Math.max(r.cursor, this.lastSent.get(r.user_id) ?? 0) }));
   }
 
   recordSent(userId: string, seq: number): void {

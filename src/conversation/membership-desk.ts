@@ -64,11 +64,11 @@ export class MembershipDesk {
       isParticipant,
       viewerUnread: isParticipant ? c.unreadOf(viewerId) : 0,
       participantCount: membership.count,
-      participants: membership.list(PARTICIPANTS_LISTED).map(({ userId, role }) => ({
+      participants: c.members.listedCursors(PARTICIPANTS_LISTED).map(({ userId, role, cursor }) => ({
         id: userId,
         role,
-        lastReadSeq: c.members.readCursor(userId),
-        unreadCount: c.unreadOf(userId),
+        lastReadSeq: cursor,
+        unreadCount: Math.max(0, c.log.lastSeq - cursor),
       })),
     };
   }

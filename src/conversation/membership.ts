@@ -154,14 +154,6 @@ export class Membership {
       .map((r) => r.user_id);
   }
 
-  /** Active participants with roles, in join order. */
-  list(limit = Number.MAX_SAFE_INTEGER): { userId: string; role: ParticipantRole }[] {
-    return this.sql
-      .exec<ParticipantRow>("SELECT user_id, role FROM participants WHERE active = 1 ORDER BY joined_at, user_id LIMIT ?", limit)
-      .toArray()
-      .map((r) => ({ userId: r.user_id, role: r.role }));
-  }
-
   // ── The D1 mirror (participants rows, status) ──
 
   unmirrored(limit: number): UnmirroredParticipant[] {

@@ -1,14 +1,22 @@
 /** A typing.start not refreshed within this long expires and is broadcast as stopped. */
 export const TYPING_TTL_MS = 5_000;
 
-/** Who is typing, with expiry times in storage so the alarm can end them after hibernation. */
+/**
+ * Who is typing, with expiry times in storage so the alarm can end them after hibernation, and
+ * in memory so the check every send makes reads nothing.
+ */
 export class TypingState {
-  constructor(private readonly sql: SqlStorage) {}
+  private readonly expiries: Map<string, number>;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.expiries = new Map(sql.exec<{ user_id: string; expires_at: number }>("SELECT user_id, expires_at FROM typing").toArray().map((r) => [r.user_id, r.expires_at]));
+  }
 
   /** Starts or refreshes; returns true when the user was not typing before. */
   start(userId: string, now = Date.now()): boolean {
     const wasTyping = this.isTyping(userId, now);
     this.sql.exec("INSERT OR REPLACE INTO typing (user_id, expires_at) VALUES (?, ?)", userId, now + TYPING_TTL_MS);
+    this.expiries.set(userId, now + TYPING_TTL_MS);
     return !wasTyping;
   }
 
@@ -16,7 +24,7 @@ export class TypingState {
   stop(userId: string, now = Date.now()): boolean {
     // Called on every send: only a typist costs a write (expired rows go with the alarm).
     const wasTyping = this.isTyping(userId, now);
-    if (wasTyping) this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId);
+    if (this.expiries.delete(userId)) this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId);
     return wasTyping;
   }
 
@@ -29,10 +37,12 @@ export class TypingState {
 
   /** Removes and returns the users whose typing has expired. */
   expire(now = Date.now()): string[] {
-    return this.sql
+    const expired = this.sql
       .exec<{ user_id: string }>("DELETE FROM typing WHERE expires_at <= ? RETURNING user_id", now)
       .toArray()
       .map((r) => r.user_id);
+    for (const userId of expired) this.expiries.delete(userId);
+    return expired;
   }
 
   nextExpiry(): number | null {
@@ -40,6 +50,6 @@ export class TypingState {
   }
 
   private isTyping(userId: string, now: number): boolean {
-    return this.sql.exec("SELECT 1 FROM typing WHERE user_id = ? AND expires_at > ?", userId, now).toArray().length > 0;
+    return (this.expiries.get(userId) ?? 0) > now;
   }
 }
