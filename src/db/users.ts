@@ -49,9 +49,12 @@ export async function upsertUserByEmail(
     })
     .returning()
     .get();
+  // Its tokens need no provisioning round trip on their first request.
+  if (row) provisioned.add(row.id);
   return row;
 }
 
+/** Users known to have a row, per isolate (a cache: a miss costs one idempotent insert). */
 const provisioned = new Set<string>();
 
 /**
