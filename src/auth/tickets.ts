@@ -5,6 +5,7 @@ import { wsTickets } from "../db/schema";
 import { readConfig } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { tokenExpired } from "../lib/protocol";
 
 export const TICKET_TTL_SECONDS = 30;
 
@@ -27,7 +28,10 @@ export async function issueTicket(env: Env, identity: Identity, now = Date.now()
   return id;
 }
 
-/** Consumes a ticket atomically (DELETE … RETURNING): a second use finds nothing. */
+/**
+ * Consumes a ticket atomically (DELETE … RETURNING): a second use finds nothing. A ticket is
+ * worth no more than the token it was issued under: once that token has expired, so has it.
+ */
 export async function redeemTicket(env: Env, ticket: string, now = Date.now()): Promise<Identity> {
   const row = await database(env.DB)
     .delete(wsTickets)
@@ -35,6 +39,7 @@ export async function redeemTicket(env: Env, ticket: string, now = Date.now()): 
     .returning()
     .get();
   if (!row) throw new AppError("INVALID_TOKEN", "ticket is unknown, used or expired");
+  if (tokenExpired(row.tokenExp, now)) throw new AppError("INVALID_TOKEN", "the token this ticket was issued under has expired");
   const isAdmin = row.roles.includes("admin") || (row.email !== null && readConfig(env).adminEmails.has(row.email));
   return { id: row.userId, email: row.email, name: null, roles: row.roles, isAdmin, exp: row.tokenExp };
 }

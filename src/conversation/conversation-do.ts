@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
-import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, MAX_FRAME_BYTES } from "../lib/protocol";
+import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
 import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
@@ -35,6 +35,8 @@ type Need = "participant" | "viewer";
 export class ConversationDO extends DurableObject<Env> {
   /** Null for an id that was never created: such an object answers and writes nothing. */
   private parts: { chat: Conversation; offers: OfferDesk; members: MembershipDesk } | null = null;
+  /** When the alarm next closes sockets whose token expired (ms), shortly after the earliest expiry, even if they never send a frame. */
+  private expirySweepAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,7 +70,8 @@ export class ConversationDO extends DurableObject<Env> {
 
   async addParticipant(actor: Actor, person: NewParticipant): Promise<Result<{ added: boolean; state: ConversationState }>> {
     const result = this.with(actor, "viewer", ({ members }) => members.add(actor, person));
-    if (result.ok && result.value.added) await this.learnInboxes([person.userId]);
+    // Not awaited: until the user's object answers, at most a notification is missed, never a message.
+    if (result.ok && result.value.added) this.ctx.waitUntil(this.learnInboxes([person.userId]));
     return this.settled(result);
   }
 
@@ -164,10 +167,7 @@ export class ConversationDO extends DurableObject<Env> {
       chat.hub.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
       return closeQuietly(ws, 1009, "frame too large");
     }
-    if (Date.now() >= identity.exp * 1000) {
-      chat.hub.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
-      return closeQuietly(ws, CLOSE_TOKEN_EXPIRED, "token expired");
-    }
+    if (tokenExpired(identity.exp, Date.now())) return closeExpired(chat, ws);
     if (!identity.admin && !chat.membership.isParticipant(identity.userId)) {
       return closeQuietly(ws, CLOSE_REMOVED, "no longer a participant");
     }
@@ -200,6 +200,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!parts) return;
     const { chat } = parts;
     try {
+      this.closeExpiredSockets(chat);
       if (chat.saveAt !== null && chat.saveAt <= Date.now()) chat.save();
       this.announceOffline(chat);
       for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
@@ -222,6 +223,9 @@ export class ConversationDO extends DurableObject<Env> {
     this.parts = { chat, offers: new OfferDesk(chat, new OfferBook(ctx.storage.sql, () => chat.id)), members: new MembershipDesk(chat) };
     const open = new Set(ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1));
     chat.receipts.closeAllExcept(open, chat.log.lastSeq);
+    // Woken from hibernation: the sockets' expiries are known only from their attachments.
+    const expiries = expiredSockets(ctx.getWebSockets(), (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
+    this.expirySweepAt = expiries.expired.length > 0 ? Date.now() : expiries.nextAt;
     if (chat.summary.pending) void chat.summary.kick();
     void this.scheduleAlarm(); // for anything the parts asked for while being built (a recovered cursor to save)
     return this.parts;
@@ -260,6 +264,8 @@ export class ConversationDO extends DurableObject<Env> {
     const announce = hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id) && membership.count <= PRESENCE_GROUP_LIMIT;
     const session = receipts.openSession(actor.id, log.lastSeq);
     hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
+    this.expirySweepAt = Math.min(this.expirySweepAt ?? Infinity, actor.exp * 1000 + EXPIRY_SWEEP_DELAY_MS);
+    void this.scheduleAlarm();
     if (announce) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
     chat.reportSockets(actor.id);
     const online = hub.onlineUsers();
@@ -350,6 +356,14 @@ export class ConversationDO extends DurableObject<Env> {
     void this.scheduleAlarm();
   }
 
+  /** Closes (4001) every socket whose token has expired, and notes when the next one expires. */
+  private closeExpiredSockets(chat: Conversation): void {
+    const open = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    const { expired, nextAt } = expiredSockets(open, (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
+    for (const ws of expired) closeExpired(chat, ws);
+    this.expirySweepAt = nextAt;
+  }
+
   /** Announces offline whoever's grace ended with no socket reopened. */
   private announceOffline(chat: Conversation): void {
     for (const userId of chat.pendingOffline.takeDue(Date.now())) {
@@ -366,11 +380,11 @@ export class ConversationDO extends DurableObject<Env> {
     }
   }
 
-  /** One alarm serves write-behind saves, typing expiry, summary retries and follow-up rounds: it is set for whichever comes first. */
+  /** One alarm serves write-behind saves, typing expiry, summary retries, follow-up rounds and sockets' token expiry: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
     const chat = this.parts?.chat;
     if (!chat) return;
-    const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt].filter((t): t is number => t !== null);
+    const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt, this.expirySweepAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();
@@ -386,10 +400,10 @@ function closeQuietly(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
-function frameBytes(raw: string | ArrayBuffer): number {
-  if (typeof raw !== "string") return raw.byteLength;
-  // A UTF-16 unit is at most 3 UTF-8 bytes, so most frames need no encoding to be measured.
-  return raw.length * 3 <= MAX_FRAME_BYTES ? raw.length : new TextEncoder().encode(raw).byteLength;
+/** A socket whose token has expired: told why, then closed with 4001 (the client may reconnect with a new token). */
+function closeExpired(chat: Conversation, ws: WebSocket): void {
+  chat.hub.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
+  closeQuietly(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 }
 
 function errorFrame(ref: FrameRef, error: ErrorInfo): ServerFrame {

@@ -51,6 +51,9 @@ export const accessDenied = (actor: Actor): Result<never> =>
 export const invalidField = (field: string, message: string): Result<never> =>
   fail("VALIDATION_ERROR", `${field}: ${message}`, { details: [{ field, message }] });
 
+/** The idempotency index (sender_id, client_id) refused an insert: the transaction rolled back. */
+const isDuplicateClientId = (err: unknown) => err instanceof Error && /UNIQUE constraint failed: messages\.sender_id, messages\.client_id/.test(err.message);
+
 /** The longest that in-memory counters wait before they are saved (see Conversation.save). */
 const WRITE_BEHIND_MS = 1_000;
 
@@ -275,34 +278,45 @@ export class Conversation {
   send(actor: Actor, input: SendInput, origin: Origin | null): Result<{ message: Message; created: boolean }> {
     const denied = this.requireParticipant(actor);
     if (denied) return denied;
-    if (input.client_id) {
-      const existing = this.retried(actor, input.client_id, origin);
-      if (existing) return ok({ message: existing, created: false });
+    const appended = this.appendSend(actor, input);
+    if (!appended.ok) {
+      // Refused, or its client_id was used already: a retry gets the first message, also when
+      // the conversation has closed or the limit is reached since. Only this path looks it up.
+      const existing = input.client_id ? this.retried(actor, input.client_id, origin) : null;
+      return existing ? ok({ message: existing, created: false }) : appended;
     }
+    this.publish([appended.value], origin);
+    // Sending reads everything before it: the sender's inbox learns (once) that nothing is unread here.
+    if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, 0);
+    if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
+    return ok({ message: appended.value, created: true });
+  }
+
+  /** Checks and appends a new message; the idempotency index refuses a client_id used before. */
+  private appendSend(actor: Actor, input: SendInput): Result<Message> {
     const refused = this.requireMaySend(actor) ?? this.requireOpen();
     if (refused) return refused;
     const checked = this.validateSend(actor, input);
     if (!checked.ok) return checked;
     const { attachment } = checked.value;
-    const result = this.withMessageToken(actor, () => {
-      const message = this.append({
-        senderId: actor.id,
-        type: attachment && input.type === "text" ? KIND_TO_TYPE[attachment.kind] : input.type,
-        content: input.content.trim(),
-        data: input.data ?? null,
-        replyTo: input.reply_to ?? null,
-        clientId: input.client_id ?? null,
-        attachment,
+    try {
+      return this.withMessageToken(actor, () => {
+        const message = this.append({
+          senderId: actor.id,
+          type: attachment && input.type === "text" ? KIND_TO_TYPE[attachment.kind] : input.type,
+          content: input.content.trim(),
+          data: input.data ?? null,
+          replyTo: input.reply_to ?? null,
+          clientId: input.client_id ?? null,
+          attachment,
+        });
+        if (attachment) this.attachments.bind(attachment.id, message.seq);
+        return message;
       });
-      if (attachment) this.attachments.bind(attachment.id, message.seq);
-      return message;
-    });
-    if (!result.ok) return result;
-    this.publish([result.value], origin);
-    // Sending reads everything before it: the sender's inbox learns (once) that nothing is unread here.
-    if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, 0);
-    if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
-    return ok({ message: result.value, created: true });
+    } catch (err) {
+      if (input.client_id && isDuplicateClientId(err)) return invalidField("client_id", "was used for an earlier message");
+      throw err;
+    }
   }
 
   private validateSend(actor: Actor, input: SendInput): Result<{ attachment: Attachment | null }> {
@@ -391,6 +405,8 @@ export class Conversation {
     if (!isReactionEmoji(emoji)) return invalidField("emoji", "must be one emoji or a :short_name:");
     const found = this.liveMessage(messageId);
     if (!found.ok) return found;
+    const closed = this.requireOpen();
+    if (closed) return closed;
     const { seq, id } = found.value;
     const changed = add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id);
     const reactions = this.reactions.of(seq);

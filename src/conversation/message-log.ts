@@ -1,4 +1,5 @@
 import { newId, nowIso } from "../lib/ids";
+import { jsonDepth, MAX_JSON_DEPTH } from "../lib/json-depth";
 import type { Attachment } from "../schemas/attachments";
 import type { HistoryPage, HistoryQuery, Message } from "../schemas/messages";
 import type { ReactionMap, Reactions } from "./reactions";
@@ -34,6 +35,16 @@ export interface NewMessage {
  * client_id lookups exact.
  */
 const wellFormed = <T extends string | null>(text: T): T => (text === null ? text : (text.toWellFormed() as T));
+
+/**
+ * A message's data as stored, or null when it nests deeper than clients may send (a row kept
+ * from before that limit): walking such a value overflows the stack of RPC and serialisation,
+ * and no page of history may fail because of one message.
+ */
+function storedData(text: string): Record<string, unknown> | null {
+  const data = JSON.parse(text) as Record<string, unknown>;
+  return jsonDepth(data) > MAX_JSON_DEPTH ? null : data;
+}
 
 /** The ordered, append-only message log. `seq` is assigned here: last + 1, never reused. */
 export class MessageLog {
@@ -162,7 +173,7 @@ export class MessageLog {
       sender_id: row.sender_id,
       type: row.type,
       content: deleted ? null : row.content,
-      data: deleted || !row.data ? null : (JSON.parse(row.data) as Record<string, unknown>),
+      data: deleted || !row.data ? null : storedData(row.data),
       reply_to: row.reply_to,
       attachment: deleted || !row.attachment ? null : (JSON.parse(row.attachment) as Attachment),
       reactions: deleted ? {} : reactions,

@@ -46,6 +46,23 @@ export function sniff(bytes: Uint8Array): SniffedType | null {
   return null;
 }
 
+/** The extension sniff() gives each type it recognises, by content type (a stored name may predate following it). */
+const EXTENSIONS: Record<string, string> = {
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/gif": "gif",
+  "image/webp": "webp",
+  "audio/wav": "wav",
+  "audio/ogg": "ogg",
+  "audio/webm": "webm",
+  "audio/mp4": "m4a",
+  "audio/mpeg": "mp3",
+  "application/pdf": "pdf",
+};
+
+/** Pure: the extension of a sniffed content type; "bin" for anything sniff() never answers. */
+export const extensionOf = (contentType: string): string => EXTENSIONS[contentType] ?? "bin";
+
 function includesAscii(bytes: Uint8Array, text: string): boolean {
   for (let i = 0; i + text.length <= bytes.length; i++) if (ascii(bytes, i, text)) return true;
   return false;

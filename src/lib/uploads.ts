@@ -44,11 +44,36 @@ export async function readLimitedForm(request: Request, maxFileBytes: number): P
   }
 }
 
-/** A file name safe to store and to put in a header: no paths, no control characters, bounded. */
-export function cleanFileName(name: string, fallbackExtension: string): string {
-  const base = name.split(/[\\/]/).pop() ?? "";
-  const cleaned = base.replace(/[\u0000-\u001f\u007f"]/g, "").trim().slice(0, 200);
-  return cleaned || `file.${fallbackExtension}`;
+/**
+ * Characters a file name never keeps: C0 and C1 controls, double quotes, and the invisible
+ * bidirectional marks, embeddings, overrides and isolates that make `gpj.exe` look like `exe.jpg`.
+ */
+const UNSAFE_IN_NAMES = /[\u0000-\u001f\u007f-\u009f"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Extensions that name the same type as the sniffed one (which is the first spelling). */
+const SAME_TYPE: Record<string, string[]> = { jpg: ["jpeg"] };
+
+/** A file name's length in characters (Unicode code points), extension included. */
+const MAX_NAME_CHARS = 200;
+
+/**
+ * Pure: the name a file is stored, listed and offered for saving under. No directories, no
+ * control or bidirectional-formatting characters, at most 200 characters, and it always ends
+ * in the extension of the type sniffed from the bytes (`report.html` holding a PDF becomes
+ * `report.pdf`, a name without one gets it added), so saving it never yields a file that
+ * opens as something else.
+ */
+export function cleanFileName(name: string, extension: string): string {
+  const base = (name.split(/[\\/]/).pop() ?? "").toWellFormed().replace(UNSAFE_IN_NAMES, "");
+  // Leading dots would hide the file; trailing dots and spaces, dropped by some systems, would reveal what precedes them.
+  const trimmed = base.replace(/^[\s.]+|[\s.]+$/g, "");
+  const parts = /^(.+)\.([a-z0-9]{1,10})$/i.exec(trimmed);
+  const given = parts?.[2]!.toLowerCase();
+  const sameType = given !== undefined && (given === extension || (SAME_TYPE[extension]?.includes(given) ?? false));
+  const suffix = `.${sameType ? given : extension}`;
+  const stem = (parts ? parts[1]! : trimmed).replace(/[\s.]+$/, "");
+  const bounded = Array.from(stem).slice(0, MAX_NAME_CHARS - suffix.length).join("").trimEnd();
+  return `${bounded || "file"}${suffix}`;
 }
 
 export type ByteRange = { offset: number; length: number };

@@ -8,7 +8,7 @@ import { bearerSecurity, createApp } from "../lib/app";
 import { readConfig } from "../lib/config";
 import { AppError, fromZodIssues, validationError } from "../lib/errors";
 import { newId, nowIso } from "../lib/ids";
-import { sniff } from "../lib/sniff";
+import { extensionOf, sniff } from "../lib/sniff";
 import { cleanFileName, parseRange, readLimitedForm } from "../lib/uploads";
 import { AttachmentSchema, DurationField, uploadBodyDoc, VoiceNoteFieldsSchema, voiceNoteBodyDoc, type Attachment } from "../schemas/attachments";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
@@ -190,7 +190,8 @@ attachmentRoutes.openapi(download, async (c) => {
     "content-type": row.contentType,
     "x-content-type-options": "nosniff",
     "cache-control": "private, max-age=3600",
-    "content-disposition": `${row.kind === "document" ? "attachment" : "inline"}; filename*=UTF-8''${encodeURIComponent(row.name)}`,
+    // Cleaned again: the saved name follows the type served even for a row stored before names did.
+    "content-disposition": `${row.kind === "document" ? "attachment" : "inline"}; filename*=UTF-8''${encodeURIComponent(cleanFileName(row.name, extensionOf(row.contentType)))}`,
   });
   const range = row.kind === "audio" ? parseRange(c.req.header("range") ?? null, row.size) : null;
   if (row.kind === "audio") headers.set("accept-ranges", "bytes");

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_STATUS, type ErrorCode } from "../lib/errors";
+import { jsonDepth, MAX_JSON_DEPTH } from "../lib/json-depth";
 
 /** The documented codes, from the one table that also gives their statuses. */
 export const ErrorCodeSchema = z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]);
@@ -16,13 +17,18 @@ export const ErrorSchema = z
 
 export const IsoTime = z.string().openapi({ format: "date-time", example: "2026-11-21T10:00:00.000Z" });
 
-/** JSON object bags (metadata, message data) are capped so one row cannot grow without bound. */
+/**
+ * JSON object bags (metadata, message data) are capped so one row cannot grow without bound,
+ * in size and in depth. Depth is checked first: a value too deep to walk is never serialised.
+ */
 export function boundedObject(maxBytes: number) {
-  return z
-    .record(z.string(), z.unknown())
-    .refine((value) => new TextEncoder().encode(JSON.stringify(value)).byteLength <= maxBytes, {
-      message: `must serialise to at most ${maxBytes} bytes`,
-    });
+  return z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+    if (jsonDepth(value) > MAX_JSON_DEPTH) {
+      ctx.addIssue({ code: "custom", message: `must nest at most ${MAX_JSON_DEPTH} levels (the object itself is level 1)` });
+    } else if (new TextEncoder().encode(JSON.stringify(value)).byteLength > maxBytes) {
+      ctx.addIssue({ code: "custom", message: `must serialise to at most ${maxBytes} bytes` });
+    }
+  }).openapi({ description: `A JSON object of at most ${maxBytes} bytes, nesting at most ${MAX_JSON_DEPTH} levels (the object itself is level 1)` });
 }
 
 /** Ids are opaque strings; this only keeps them bounded and printable. */

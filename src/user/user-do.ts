@@ -5,7 +5,7 @@ import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { nowIso } from "../lib/ids";
-import { MAX_FRAME_BYTES } from "../lib/protocol";
+import { CLOSE_TOKEN_EXPIRED, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import type { Conversation } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import { InboxState } from "./inbox-state";
@@ -103,21 +103,18 @@ export class UserDO extends DurableObject<Env> {
       server.serializeAttachment({ userId: identity.id, exp: identity.exp } satisfies InboxIdentity);
     });
     if (first) await this.announceInbox(identity.id, true);
+    await this.scheduleAlarm(); // for this socket's token expiry
     this.send(server, { type: "hello", user_id: identity.id, unread_count: this.state.totalUnread(), conversations: this.state.unreadList() });
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const identity = ws.deserializeAttachment() as InboxIdentity | null;
-    const size = typeof raw === "string" ? raw.length : raw.byteLength;
-    if (size > MAX_FRAME_BYTES) {
+    if (frameBytes(raw) > MAX_FRAME_BYTES) {
       this.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
       return ws.close(1009, "frame too large");
     }
-    if (!identity || Date.now() >= identity.exp * 1000) {
-      this.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
-      return ws.close(4001, "token expired");
-    }
+    if (!identity || tokenExpired(identity.exp, Date.now())) return this.closeExpired(ws);
     const frame = parseObject(raw);
     const ref = typeof frame?.ref === "string" || typeof frame?.ref === "number" ? frame.ref : undefined;
     if (frame?.type === "ping") return this.send(ws, { type: "pong", ref });
@@ -196,16 +193,19 @@ export class UserDO extends DurableObject<Env> {
       if (offline && !this.isOnline()) await this.announce(offline, false);
       const inboxClosed = this.state.takeDue("inbox-closed", now);
       if (inboxClosed && this.inboxSockets().length === 0) await this.announceInbox(inboxClosed, false);
+      // An inbox that sends nothing (or only the auto-answered ping) never wakes this object.
+      for (const ws of expiredSockets(this.inboxSockets(), expOf, now).expired) this.closeExpired(ws);
     } catch (err) {
       console.error("user alarm failed", err);
     }
     await this.scheduleAlarm();
   }
 
-  /** The alarm serves the grace timers (an earlier alarm may have fired before one was due). */
+  /** The alarm serves the grace timers and inbox sockets' token expiry (an earlier alarm may have fired before one was due). */
   private async scheduleAlarm(): Promise<void> {
-    const at = this.state.nextDueAt();
-    if (at === null) return;
+    const candidates = [this.state.nextDueAt(), expiredSockets(this.inboxSockets(), expOf, Date.now()).nextAt].filter((t): t is number => t !== null);
+    if (candidates.length === 0) return;
+    const at = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
@@ -217,6 +217,16 @@ export class UserDO extends DurableObject<Env> {
     const frame: InboxFrame = { type: "presence", user_id: userId, online, last_seen: online ? null : at };
     const audience = await onlineAudience(db, userId);
     await Promise.allSettled(audience.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).push(frame)));
+  }
+
+  /** Told why, then closed with 4001 (the client may reconnect with a new token). */
+  private closeExpired(ws: WebSocket): void {
+    this.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
+    try {
+      ws.close(CLOSE_TOKEN_EXPIRED, "token expired");
+    } catch {
+      // already closed
+    }
   }
 
   private broadcast(frame: InboxFrame): void {
@@ -232,6 +242,8 @@ export class UserDO extends DurableObject<Env> {
     }
   }
 }
+
+const expOf = (ws: WebSocket): number | null => (ws.deserializeAttachment() as InboxIdentity | null)?.exp ?? null;
 
 function parseObject(raw: string | ArrayBuffer): { type?: unknown; ref?: unknown } | null {
   if (typeof raw !== "string") return null;

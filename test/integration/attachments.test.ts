@@ -146,22 +146,22 @@ describe("upload", () => {
     });
   });
 
-  it("decides the content type from the bytes, never from the client's type or name", async () => {
+  it("decides the content type from the bytes, never from the client's type or name; the name's extension follows it", async () => {
     const id = await fresh();
-    const cases: [Uint8Array, string, string, string, string][] = [
-      [PNG, "photo.jpg", "image/jpeg", "image/png", "image"],
-      [JPEG, "x.bin", "application/octet-stream", "image/jpeg", "image"],
-      [GIF, "anim.png", "text/html", "image/gif", "image"],
-      [WEBP, "pic", "", "image/webp", "image"],
-      [OGG, "voice.mp3", "audio/mpeg", "audio/ogg", "audio"],
-      [MP3, "song.wav", "audio/wav", "audio/mpeg", "audio"],
-      [M4A, "memo.txt", "text/plain", "audio/mp4", "audio"],
-      [wav(), "rec.ogg", "audio/ogg", "audio/wav", "audio"],
-      [PDF, "doc.png", "image/png", "application/pdf", "document"],
+    const cases: [Uint8Array, string, string, string, string, string][] = [
+      [PNG, "photo.jpg", "image/jpeg", "image/png", "image", "photo.png"],
+      [JPEG, "x.bin", "application/octet-stream", "image/jpeg", "image", "x.jpg"],
+      [GIF, "anim.png", "text/html", "image/gif", "image", "anim.gif"],
+      [WEBP, "pic", "", "image/webp", "image", "pic.webp"],
+      [OGG, "voice.mp3", "audio/mpeg", "audio/ogg", "audio", "voice.ogg"],
+      [MP3, "song.wav", "audio/wav", "audio/mpeg", "audio", "song.mp3"],
+      [M4A, "memo.txt", "text/plain", "audio/mp4", "audio", "memo.m4a"],
+      [wav(), "rec.ogg", "audio/ogg", "audio/wav", "audio", "rec.wav"],
+      [PDF, "doc.png", "image/png", "application/pdf", "document", "doc.pdf"],
     ];
-    for (const [bytes, name, type, contentType, kind] of cases) {
+    for (const [bytes, name, type, contentType, kind, stored] of cases) {
       const body = await uploaded(alice, id, bytes, name, type);
-      expect({ name: body.name, size: body.size, content_type: body.content_type, kind: body.kind }).toEqual({ name, size: bytes.byteLength, content_type: contentType, kind });
+      expect({ name: body.name, size: body.size, content_type: body.content_type, kind: body.kind }).toEqual({ name: stored, size: bytes.byteLength, content_type: contentType, kind });
     }
     expect(await d1Count(id)).toBe(cases.length);
     expect((await r2Keys(id)).length).toBe(cases.length);
@@ -214,6 +214,33 @@ describe("download: byte-for-byte round trips and headers", () => {
       expect(viaQuery.headers.get("content-type")).toBe(contentType);
     });
   }
+
+  it("offers the file for saving under a name ending in the sniffed type's extension, without control or bidi characters", async () => {
+    const id = await fresh();
+    const dispositionOf = async (url: string) => (await download(url, { token: bob.token })).headers.get("content-disposition");
+    const cases: [Uint8Array, string, string, string][] = [
+      [PDF, "report.html", "report.pdf", "attachment"],
+      [GIF, "pic.exe", "pic.gif", "inline"],
+      // "invoice<RLO>fdp.exe" displays as "invoiceexe.pdf"; C0 and C1 controls and isolates go too.
+      [PDF, "invoice\u202efdp.exe", "invoicefdp.pdf", "attachment"],
+      [PNG, "\u2066a\u0085b\u0007c\u2069\u200f.png", "abc.png", "inline"],
+    ];
+    for (const [bytes, name, saved, disposition] of cases) {
+      const body = await uploaded(alice, id, bytes, name, "application/octet-stream");
+      expect(body.name, JSON.stringify(name)).toBe(saved);
+      expect(await dispositionOf(body.url)).toBe(`${disposition}; filename*=UTF-8''${encodeURIComponent(saved)}`);
+      const message = await sendRest(alice, id, "", { attachment_id: body.id });
+      expect(message.body.attachment.name).toBe(saved);
+    }
+  });
+
+  it("cleans a name stored before names followed the type when it is downloaded", async () => {
+    const id = await fresh();
+    const body = await uploaded(alice, id, PDF, "report.pdf", "application/pdf");
+    await env.DB.prepare("UPDATE attachments SET name = ? WHERE id = ?").bind("old\u202efdp.html", body.id).run();
+    const res = await download(body.url, { token: alice.token });
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename*=UTF-8''${encodeURIComponent("oldfdp.pdf")}`);
+  });
 
   it("serves disguised HTML-ish names safely: an image named .html is still image/png", async () => {
     const id = await fresh();

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, callJson, callWith, DEV_SECRET, direct, hs256, login, nowSec, secretKey, signAdminToken, uniqueEmail } from "../helpers/api";
 import { expectError, fieldsOf } from "../helpers/assertions";
 import { TestSocket, upgrade } from "../helpers/sockets";
+import { sleep } from "../helpers/wait";
 
 function b64url(value: unknown): string {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
@@ -448,6 +449,26 @@ describe("WebSocket authentication", () => {
 
     expectError(await errorOf(await upgrade(path)), 401, "INVALID_TOKEN");
   });
+
+  it("a ticket is refused once the token it was issued under has expired, though the ticket itself has not", async () => {
+    const { a, conversation } = await pair();
+    const exp = nowSec() + 2;
+    const shortLived = await hs256({ sub: a.id, email: a.email, name: "ws-a" }, { exp });
+    const ticket = async () => {
+      const issued = await callJson("/api/v1/auth/ws-ticket", { method: "POST", token: shortLived });
+      expect(issued.status).toBe(200);
+      return encodeURIComponent(issued.body.ticket as string);
+    };
+    const [before, forConversation, forInbox] = [await ticket(), await ticket(), await ticket()];
+
+    const socket = await open(await upgrade(`/api/v1/conversations/${conversation}/ws?ticket=${before}`));
+    expect((await socket.next("hello")).user_id).toBe(a.id);
+    socket.close();
+
+    await sleep(Math.max(0, exp * 1000 - Date.now()) + 50);
+    expectError(await errorOf(await upgrade(`/api/v1/conversations/${conversation}/ws?ticket=${forConversation}`)), 401, "INVALID_TOKEN");
+    expectError(await errorOf(await upgrade(`/api/v1/ws?ticket=${forInbox}`)), 401, "INVALID_TOKEN");
+  }, 15_000);
 
   it("an unknown ticket is refused", async () => {
     const { conversation } = await pair();

@@ -738,4 +738,25 @@ describe("idempotent sends over REST", () => {
       [2, bob.id, "mine"],
     ]);
   });
+
+  it("a retry gets the first message even after the conversation closed or the sender reached the limit; a new send does not", async () => {
+    const alice = await login("alice");
+    const bob = await login("bob");
+    const id = await direct(alice, bob);
+    const first = await sendRest(alice, id, "before", { client_id: "cid-closed" });
+    expect(first.status).toBe(201);
+    expect((await patchConversation(alice, id, { status: "closed" })).status).toBe(200);
+    const retry = await sendRest(alice, id, "before", { client_id: "cid-closed" });
+    expect(retry.status).toBe(200);
+    expect(retry.body.id).toBe(first.body.id);
+    expectError(await sendRest(alice, id, "new", { client_id: "cid-new" }), 409, "CONVERSATION_CLOSED");
+    expect((await patchConversation(alice, id, { status: "active" })).status).toBe(200);
+
+    // The limit here is 120 a minute (vitest.config.ts): spend it, then retry the first.
+    const sends = await Promise.all(Array.from({ length: 125 }, (_, i) => sendRest(alice, id, `flood ${i}`)));
+    expect(sends.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    const overLimit = await sendRest(alice, id, "before", { client_id: "cid-closed" });
+    expect(overLimit.status).toBe(200);
+    expect(overLimit.body.id).toBe(first.body.id);
+  });
 });

@@ -458,6 +458,27 @@ describe("inbox socket", () => {
     expect(closed.code).toBe(1009);
     expect(inbox.of("error").some((f) => f.code === "PAYLOAD_TOO_LARGE")).toBe(true);
   });
+
+  it("the 64 KiB frame limit counts UTF-8 bytes: '€' frames under it in characters but over it in bytes get PAYLOAD_TOO_LARGE, then 1009", async () => {
+    const rae = await login("in-rae");
+    const inbox = await openInbox(rae);
+    const euros = (n: number, ref: string) => JSON.stringify({ type: "ping", ref, pad: "€".repeat(n) });
+    const bytes = (frame: string) => new TextEncoder().encode(frame).byteLength;
+
+    // Just under the limit in bytes: answered.
+    const under = euros(21_800, "under");
+    expect(bytes(under)).toBeLessThanOrEqual(64 * 1024);
+    inbox.send(under);
+    await inbox.next("pong", (f) => f.ref === "under");
+
+    const over = euros(30_000, "over");
+    expect(over.length).toBeLessThan(64 * 1024);
+    expect(bytes(over)).toBeGreaterThan(64 * 1024);
+    inbox.send(over);
+    expect(await inbox.next("error")).toEqual({ type: "error", code: "PAYLOAD_TOO_LARGE", message: expect.any(String) });
+    expect((await inbox.waitClosed()).code).toBe(1009);
+    expect(inbox.of("pong").map((f) => f.ref)).toEqual(["under"]);
+  });
 });
 
 describe("presence", () => {

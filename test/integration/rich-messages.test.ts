@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callJson, freshDirect, history, login, patchConversation, sendRest, signAdminToken, type TestUser } from "../helpers/api";
+import { callJson, freshDirect, group, history, listMessages, login, patchConversation, sendRest, signAdminToken, type TestUser } from "../helpers/api";
 import { expectError } from "../helpers/assertions";
+import { runInside, stubOf } from "../helpers/objects";
 import { barrier, closeAll, count, open } from "../helpers/sockets";
 import { eventually } from "../helpers/wait";
 
@@ -452,6 +453,31 @@ describe("reactions", () => {
     b.send({ type: "reaction.add", ref: "unknown", message_id: unknownMessage(), emoji: "👍" });
     expect((await b.next("error", (f) => f.ref === "unknown")).code).toBe("MESSAGE_NOT_FOUND");
   });
+
+  it("reactions in a closed conversation are 409 CONVERSATION_CLOSED (REST PUT/DELETE, socket add/remove) and nothing changes", async () => {
+    const id = await fresh();
+    const target = await sent(alice, id, "closing soon");
+    expect((await react(bob, id, target.id, "👍")).status).toBe(200);
+    const a = await open(id, alice);
+    const b = await open(id, bob);
+    expect((await patchConversation(alice, id, { status: "closed" })).status).toBe(200);
+
+    expectError(await react(alice, id, target.id, "🎉"), 409, "CONVERSATION_CLOSED");
+    expectError(await react(bob, id, target.id, "👍", false), 409, "CONVERSATION_CLOSED");
+    b.send({ type: "reaction.add", ref: "closed-add", message_id: target.id, emoji: "❤️" });
+    expect(await b.next("error", (f) => f.ref === "closed-add")).toMatchObject({ code: "CONVERSATION_CLOSED" });
+    b.send({ type: "reaction.remove", ref: "closed-remove", message_id: target.id, emoji: "👍" });
+    expect(await b.next("error", (f) => f.ref === "closed-remove")).toMatchObject({ code: "CONVERSATION_CLOSED" });
+    await barrier(a);
+    await barrier(b);
+    expect(count(a, "reaction.updated") + count(b, "reaction.updated")).toBe(0);
+    expect(b.closed).toBeNull();
+    expect((await history(alice, id))[0].reactions).toEqual({ "👍": [bob.id] });
+
+    // Reopened, reactions are accepted again.
+    expect((await patchConversation(alice, id, { status: "active" })).status).toBe(200);
+    expect((await react(alice, id, target.id, "🎉")).body.reactions).toEqual({ "👍": [bob.id], "🎉": [alice.id] });
+  });
 });
 
 // ───────────────────────────────────────────────────────────────────────────────────────────────
@@ -713,5 +739,76 @@ describe("moderation", () => {
     const next = await sent(alice, id, "open again");
     expect(next.seq).toBe(2);
     expect((await history(alice, id)).map((m) => m.type)).toEqual(["text", "text"]);
+  });
+});
+
+// ───────────────────────────────────────────────────────────────────────────────────────────────
+
+describe("nesting depth of data and metadata (at most 32 levels, the object itself level 1)", () => {
+  /** An object `levels` deep counting itself, nested through arrays: a few bytes per level. */
+  function nested(levels: number): Record<string, unknown> {
+    let inner: unknown = [];
+    for (let level = 2; level < levels; level++) inner = [inner];
+    return { a: inner };
+  }
+  const conversations = "/api/v1/conversations";
+
+  it("REST message data: 32 levels are stored, 33 are 400 naming data and nothing is appended", async () => {
+    const id = await fresh();
+    expectError(await sendRest(alice, id, "too deep", { data: nested(33) }), 400, "VALIDATION_ERROR", "data");
+    // 4,000 levels in under 8 KB: refused for its depth (it once was stored and broke every page holding it).
+    const hostile = await sendRest(alice, id, "far too deep", { data: nested(4_000) });
+    expectError(hostile, 400, "VALIDATION_ERROR", "data");
+    expect(hostile.body.error.message).toMatch(/32 levels/);
+    expect(await history(alice, id)).toEqual([]);
+    const ok = await sent(alice, id, "deep enough", { data: nested(32) });
+    expect(ok.data).toEqual(nested(32));
+    expect((await history(bob, id)).map((m) => m.data)).toEqual([nested(32)]);
+  });
+
+  it("socket message.send: 33 levels get an error frame naming data, the socket stays open, nothing is appended", async () => {
+    const id = await fresh();
+    const a = await open(id, alice);
+    a.send({ type: "message.send", ref: "deep", client_id: "deep", content: "too deep", data: nested(33) });
+    const error = await a.next("error", (f) => f.ref === "deep");
+    expect(error).toMatchObject({ code: "VALIDATION_ERROR", message: expect.stringMatching(/^data: .*32 levels/) });
+    a.send({ type: "message.send", ref: "hostile", client_id: "hostile", content: "far too deep", data: nested(4_000) });
+    expect((await a.next("error", (f) => f.ref === "hostile")).code).toBe("VALIDATION_ERROR");
+    a.send({ type: "message.send", ref: "fine", client_id: "fine", content: "deep enough", data: nested(32) });
+    expect((await a.next("message.ack", (f) => f.ref === "fine")).message).toMatchObject({ seq: 1, data: nested(32) });
+    expect(a.closed).toBeNull();
+    expect((await history(alice, id)).map((m) => m.client_id)).toEqual(["fine"]);
+  });
+
+  it("conversation metadata: 33 levels are 400 naming metadata on create and on patch; 32 are kept", async () => {
+    const createdDeep = await callJson(conversations, { method: "POST", token: alice.token, json: { type: "group", title: "deep", participant_ids: [bob.id], metadata: nested(33) } });
+    expectError(createdDeep, 400, "VALIDATION_ERROR", "metadata");
+    const id = await group(alice, [bob], { metadata: nested(32) });
+    expectError(await patchConversation(alice, id, { metadata: nested(33) }), 400, "VALIDATION_ERROR", "metadata");
+    expectError(await patchConversation(alice, id, { metadata: nested(4_000) }), 400, "VALIDATION_ERROR", "metadata");
+    expect((await callJson(`${conversations}/${id}`, { token: bob.token })).body.metadata).toEqual(nested(32));
+    const patched = await patchConversation(alice, id, { metadata: { shallow: true } });
+    expect(patched.body.metadata).toEqual({ shallow: true });
+  });
+
+  it("a stored message whose data nests deeper (kept from before the limit) never breaks a page: its data reads as null", async () => {
+    const id = await fresh();
+    const first = await sent(alice, id, "stored long ago", { data: { fine: true } });
+    await sent(bob, id, "a later message", { data: { also: "fine" } });
+    const deep = JSON.stringify(nested(4_000));
+    await runInside(stubOf(id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE messages SET data = ? WHERE seq = 1", deep);
+    });
+
+    const page = await listMessages(bob, id);
+    expect(page.status, JSON.stringify(page.body).slice(0, 200)).toBe(200);
+    expect(page.body.messages.map((m: any) => [m.id, m.data])).toEqual([
+      [first.id, null],
+      [expect.any(String), { also: "fine" }],
+    ]);
+    const b = await open(id, bob);
+    b.send({ type: "sync", ref: "replay", after_seq: 0 });
+    const batch = await b.next("sync.batch", (f) => f.ref === "replay");
+    expect(batch.messages.map((m: any) => m.data)).toEqual([null, { also: "fine" }]);
   });
 });

@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callJson, freshDirect, group, history, hs256, login, sendRest, type TestUser } from "../helpers/api";
-import { barrier, closeAll, count, open, type Frame } from "../helpers/sockets";
+import { barrier, closeAll, count, open, openInbox, type Frame } from "../helpers/sockets";
 import { range, sleep } from "../helpers/wait";
 
 // Test files share D1 within the file: a few users are made once, and every test gets its own
@@ -448,6 +448,53 @@ describe("token expiry", () => {
     expect(closed.code).toBe(4001);
     expect(a.of("message.ack")).toHaveLength(0);
     expect(await history(alice, id)).toEqual([]);
+  }, 15_000);
+
+  /** A token of `user` expiring in two seconds, and how long until it has expired. */
+  async function shortLived(user: TestUser) {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await hs256({ name: user.name, email: user.email, sub: user.id }, { secret: env.JWT_SECRET, exp });
+    return { exp, token, expired: () => sleep(Math.max(0, exp * 1000 - Date.now()) + 50) };
+  }
+
+  it("a conversation socket that sends nothing but the auto-answered ping is closed with 4001 by the alarm, across hibernation", async () => {
+    const id = await fresh();
+    const { exp, token, expired } = await shortLived(alice);
+    const a = await open(id, token);
+    const b = await open(id, bob);
+    const alarmAt = await runInside(stubOf(id), (_instance, state) => state.storage.getAlarm());
+    expect(alarmAt).not.toBeNull();
+    expect(alarmAt!).toBeLessThanOrEqual(exp * 1000 + 60_000);
+
+    // Hibernation forgets everything in memory; the sockets' attachments and the alarm remain.
+    await evictDurableObject(stubOf(id));
+    a.send('{"type":"ping"}');
+    await a.next("pong");
+    await expired();
+    await runDurableObjectAlarm(stubOf(id)); // may already have run on its own; either way it closes
+    expect((await a.waitClosed()).code).toBe(4001);
+    expect(a.of("error")).toEqual([{ type: "error", code: "INVALID_TOKEN", message: expect.any(String) }]);
+
+    // Only the expired socket: the other stays open and is served.
+    expect(b.closed).toBeNull();
+    await barrier(b);
+  }, 15_000);
+
+  it("an inbox socket that sends nothing is closed with 4001 by the user object's alarm", async () => {
+    const user = await login("idle-inbox");
+    const { exp, token, expired } = await shortLived(user);
+    const inbox = await openInbox({ token });
+    const stub = env.USERS.get(env.USERS.idFromName(user.id)) as unknown as DurableObjectStub;
+    const alarmAt = await runInside(stub, (_instance, state) => state.storage.getAlarm());
+    expect(alarmAt).not.toBeNull();
+    expect(alarmAt!).toBeLessThanOrEqual(exp * 1000 + 60_000);
+
+    inbox.send('{"type":"ping"}');
+    await inbox.next("pong");
+    await expired();
+    await runDurableObjectAlarm(stub); // may already have run on its own
+    expect((await inbox.waitClosed()).code).toBe(4001);
+    expect(inbox.of("error")).toEqual([{ type: "error", code: "INVALID_TOKEN", message: expect.any(String) }]);
   }, 15_000);
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isReactionEmoji } from "../../src/lib/emoji";
-import { sniff } from "../../src/lib/sniff";
+import { extensionOf, sniff } from "../../src/lib/sniff";
 import { cleanFileName, parseRange } from "../../src/lib/uploads";
 import { bytes, u32le } from "../helpers/bytes";
 
@@ -115,27 +115,60 @@ describe("parseRange", () => {
 });
 
 describe("cleanFileName", () => {
-  it("keeps an ordinary name as is", () => {
+  it("keeps an ordinary name whose extension is the sniffed type's", () => {
     expect(cleanFileName("photo.png", "png")).toBe("photo.png");
     expect(cleanFileName("résumé 2024 (final).pdf", "pdf")).toBe("résumé 2024 (final).pdf");
+    expect(cleanFileName("holiday.jpeg", "jpg")).toBe("holiday.jpeg");
+  });
+
+  it("ends in the sniffed type's extension: a wrong one is replaced, a missing one added, the case lowered", () => {
+    expect(cleanFileName("report.html", "pdf")).toBe("report.pdf");
+    expect(cleanFileName("pic.exe", "gif")).toBe("pic.gif");
+    expect(cleanFileName("invoice.pdf.exe", "pdf")).toBe("invoice.pdf.pdf");
+    expect(cleanFileName("archive.tar.gz", "png")).toBe("archive.tar.png");
+    expect(cleanFileName("IMG_0001.JPG", "jpg")).toBe("IMG_0001.jpg");
+    expect(cleanFileName("voice", "ogg")).toBe("voice.ogg");
+    expect(cleanFileName("notes v2.final draft", "pdf")).toBe("notes v2.final draft.pdf");
+    expect(cleanFileName("clip.jpeg", "png")).toBe("clip.png");
   });
 
   it("drops directories, with either separator", () => {
-    expect(cleanFileName("../../etc/passwd", "pdf")).toBe("passwd");
+    expect(cleanFileName("../../etc/passwd", "pdf")).toBe("passwd.pdf");
     expect(cleanFileName("C:\\Users\\ann\\Desktop\\scan.pdf", "pdf")).toBe("scan.pdf");
     expect(cleanFileName("/abs/path/to/voice.ogg", "ogg")).toBe("voice.ogg");
   });
 
-  it("removes control characters and double quotes, and trims", () => {
+  it("removes C0 and C1 controls and double quotes, and trims", () => {
     expect(cleanFileName('  we"ird\r\nna\u0000me\u007f.png  ', "png")).toBe("weirdname.png");
-    expect(cleanFileName('x"; filename="evil.html', "png")).toBe("x; filename=evil.html");
+    expect(cleanFileName("a\u0080b\u0085c\u009f.png", "png")).toBe("abc.png");
+    expect(cleanFileName('x"; filename="evil.html', "png")).toBe("x; filename=evil.png");
   });
 
-  it("bounds the length at 200 characters", () => {
-    const long = `${"a".repeat(300)}.png`;
-    const cleaned = cleanFileName(long, "png");
-    expect(cleaned).toBe("a".repeat(200));
-    expect(cleanFileName("b".repeat(200), "png")).toBe("b".repeat(200));
+  it("removes bidirectional marks, embeddings, overrides and isolates, so the real extension shows", () => {
+    // "invoice<RLO>fdp.exe" displays as "invoiceexe.pdf".
+    expect(cleanFileName("invoice\u202efdp.exe", "pdf")).toBe("invoicefdp.pdf");
+    const bidi = ["\u200e", "\u200f", "\u061c", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"];
+    expect(cleanFileName(`p${bidi.join("")}ic.gif${bidi.join("")}`, "gif")).toBe("pic.gif");
+    expect(cleanFileName("\u202egpj.exe", "jpg")).toBe("gpj.jpg");
+  });
+
+  it("keeps other characters, emoji sequences included, and makes lone surrogates well formed", () => {
+    expect(cleanFileName("👨‍👩‍👧 family.jpg", "jpg")).toBe("👨‍👩‍👧 family.jpg");
+    expect(cleanFileName("half\ud83d.png", "png")).toBe("half\ufffd.png");
+  });
+
+  it("hides nothing behind leading dots or trailing dots and spaces", () => {
+    expect(cleanFileName(".bashrc", "pdf")).toBe("bashrc.pdf");
+    expect(cleanFileName("pic.exe. . ", "gif")).toBe("pic.gif");
+    expect(cleanFileName("scan..pdf", "pdf")).toBe("scan.pdf");
+  });
+
+  it("bounds the name at 200 characters (code points), keeping the extension", () => {
+    expect(cleanFileName(`${"a".repeat(300)}.png`, "png")).toBe(`${"a".repeat(196)}.png`);
+    expect(cleanFileName("b".repeat(200), "png")).toBe(`${"b".repeat(196)}.png`);
+    const emoji = cleanFileName(`${"😀".repeat(300)}.gif`, "gif");
+    expect(emoji).toBe(`${"😀".repeat(196)}.gif`);
+    expect(emoji.isWellFormed()).toBe(true);
   });
 
   it("falls back to file.<extension> when nothing is left", () => {
@@ -143,6 +176,24 @@ describe("cleanFileName", () => {
     expect(cleanFileName("   ", "pdf")).toBe("file.pdf");
     expect(cleanFileName("some/dir/", "jpg")).toBe("file.jpg");
     expect(cleanFileName("\u0001\u0002\"", "wav")).toBe("file.wav");
+    expect(cleanFileName("\u202e.exe", "gif")).toBe("exe.gif");
+  });
+
+  it("is idempotent, so cleaning a stored name again at download changes nothing", () => {
+    for (const [name, extension] of [["report.html", "pdf"], ["invoice\u202efdp.exe", "pdf"], [`${"a".repeat(300)}.png`, "png"], ["", "wav"], ["holiday.jpeg", "jpg"]] as const) {
+      const once = cleanFileName(name, extension);
+      expect(cleanFileName(once, extension)).toBe(once);
+    }
+  });
+});
+
+describe("extensionOf", () => {
+  it("gives each content type the extension sniff gives it", () => {
+    for (const sample of [bytes([0xff, 0xd8, 0xff, 0xe0]), bytes(PNG_SIGNATURE), bytes("GIF89a"), bytes("RIFF", u32le(26), "WEBP"), bytes("RIFF", u32le(36), "WAVE"), bytes("OggS"), bytes([0x1a, 0x45, 0xdf, 0xa3], "webm"), bytes([0, 0, 0, 0x20], "ftyp", "M4A "), bytes("ID3", 3), bytes("%PDF-1.4")]) {
+      const type = sniff(sample)!;
+      expect(extensionOf(type.contentType)).toBe(type.extension);
+    }
+    expect(extensionOf("text/html")).toBe("bin");
   });
 });
 
