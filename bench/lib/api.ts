@@ -16,6 +16,29 @@ export interface ConversationStats {
   d1_statements: number;
   d1_rows_written: number;
   storage_rows_written: number;
+  /** summaries the object sent to the mirror queue (whose consumer writes them to D1 in batches) */
+  queue_sends: number;
+  /** calls to user objects to notify inboxes */
+  inbox_calls: number;
+}
+
+/**
+ * The admin-only meter of the mirror queue's consumer (`GET /api/v1/admin/mirror`), since the
+ * database was created: D1 batches written (one D1 request each), queue messages they carried,
+ * statements in them. Deployment-wide, not per conversation.
+ */
+export interface MirrorMeter {
+  batches: number;
+  messages: number;
+  statements: number;
+}
+
+/** One conversation as `GET /api/v1/conversations` lists it (the fields the benchmarks read). */
+export interface ListedConversation {
+  id: string;
+  last_seq: number;
+  unread_count: number;
+  last_message: { id: string; seq: number } | null;
 }
 
 export class ApiError extends Error {
@@ -38,7 +61,8 @@ export class Api {
     this.baseUrl = baseUrl;
   }
 
-  async request<T>(method: string, path: string, token: string | null, body?: unknown): Promise<T> {
+  /** `timeoutMs` overrides this.timeoutMs for this request. */
+  async request<T>(method: string, path: string, token: string | null, body?: unknown, timeoutMs?: number): Promise<T> {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -46,7 +70,7 @@ export class Api {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs ?? this.timeoutMs))),
     });
     const text = await response.text();
     if (!response.ok) throw new ApiError(response.status, text, `${method} ${path}`);
@@ -86,8 +110,28 @@ export class Api {
     return conversation.id;
   }
 
-  stats(admin: User, conversationId: string): Promise<ConversationStats> {
-    return this.request<ConversationStats>("GET", `/api/v1/conversations/${conversationId}/stats`, admin.token);
+  async stats(admin: User, conversationId: string): Promise<ConversationStats> {
+    const s = await this.request<Partial<ConversationStats>>("GET", `/api/v1/conversations/${conversationId}/stats`, admin.token);
+    const n = (v: number | undefined) => v ?? 0;
+    return {
+      messages: n(s.messages),
+      last_seq: n(s.last_seq),
+      frames_sent: n(s.frames_sent),
+      d1_flushes: n(s.d1_flushes),
+      d1_statements: n(s.d1_statements),
+      d1_rows_written: n(s.d1_rows_written),
+      storage_rows_written: n(s.storage_rows_written),
+      queue_sends: n(s.queue_sends),
+      inbox_calls: n(s.inbox_calls),
+    };
+  }
+
+  mirror(admin: User): Promise<MirrorMeter> {
+    return this.request<MirrorMeter>("GET", "/api/v1/admin/mirror", admin.token);
+  }
+
+  conversations(user: User, limit = 20, timeoutMs?: number): Promise<{ conversations: ListedConversation[] }> {
+    return this.request("GET", `/api/v1/conversations?limit=${limit}`, user.token, undefined, timeoutMs);
   }
 
   history(user: User, conversationId: string, query: string): Promise<{ messages: { seq: number }[]; has_more: boolean }> {

@@ -2,6 +2,12 @@
 
 export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "groups10k", "soak"] as const;
 export type ScenarioName = (typeof ALL_SCENARIOS)[number];
+
+/** many: one load — `conversations` direct conversations of two users, each user sending `perUser` messages a second. */
+export interface ManyLoad {
+  conversations: number;
+  perUser: number;
+}
 export const DEFAULT_SCENARIOS: ScenarioName[] = ["fanout", "throughput", "many", "connections", "history", "cost", "groups"];
 
 export interface Options {
@@ -16,10 +22,12 @@ export interface Options {
   senders: number[];
   /** throughput: unacknowledged messages each sender keeps in flight */
   window: number[];
-  /** many: conversations of two users each */
-  conversations: number;
-  /** many: messages in flight per conversation (ping-pong rallies) */
-  rallies: number;
+  /** many: the loads, one run each (on the product, then the probe) */
+  manyLoads: ManyLoad[];
+  /** many: conversations whose recipient's list is polled for freshness (last load, product) */
+  freshnessSample: number;
+  /** many: ms between polls of one recipient's list */
+  freshnessPollMs: number;
   /** connections: sockets to open to one conversation */
   connections: number;
   /** connections: distinct users the sockets are spread over */
@@ -67,8 +75,12 @@ export const DEFAULTS: Options = {
   duration: 10,
   senders: [1, 4],
   window: [8],
-  conversations: 100,
-  rallies: 1,
+  manyLoads: [
+    { conversations: 50, perUser: 2 },
+    { conversations: 200, perUser: 1 },
+  ],
+  freshnessSample: 20,
+  freshnessPollMs: 50,
   connections: 1000,
   connectionUsers: 1,
   connectConcurrency: 50,
@@ -92,7 +104,7 @@ export const DEFAULTS: Options = {
 
 interface Spec {
   key: keyof Options;
-  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string";
+  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string" | "loads";
   min?: number;
   max?: number;
   help: string;
@@ -105,8 +117,9 @@ const SPECS: Record<string, Spec> = {
   duration: { key: "duration", kind: "number", min: 1, max: 600, help: "seconds of measured traffic per run (default 10)" },
   senders: { key: "senders", kind: "ints", min: 1, max: 100, help: "throughput sender counts (default 1,4)" },
   window: { key: "window", kind: "ints", min: 1, max: 10_000, help: "throughput messages in flight per sender (default 8)" },
-  conversations: { key: "conversations", kind: "int", min: 1, max: 1000, help: "many-conversations count, 2 users each (default 100)" },
-  rallies: { key: "rallies", kind: "int", min: 1, max: 100, help: "many-conversations messages in flight per conversation (default 1)" },
+  "many-loads": { key: "manyLoads", kind: "loads", min: 1, max: 1000, help: "many: loads as CONVERSATIONSxMSG_PER_S_PER_USER, 2 users per conversation (default 50x2,200x1)" },
+  "freshness-sample": { key: "freshnessSample", kind: "int", min: 1, max: 200, help: "many: conversations whose recipient's list is polled during the last load (default 20)" },
+  "freshness-poll-ms": { key: "freshnessPollMs", kind: "int", min: 10, max: 1000, help: "many: ms between two polls of one list (default 50)" },
   connections: { key: "connections", kind: "int", min: 1, max: 20_000, help: "sockets for the connections scenario (default 1000)" },
   "connection-users": { key: "connectionUsers", kind: "int", min: 1, max: 1000, help: "users those sockets belong to (default 1: the per-socket cost without per-user objects)" },
   "connect-concurrency": { key: "connectConcurrency", kind: "int", min: 1, max: 1000, help: "socket setups in flight (default 50)" },
@@ -118,7 +131,7 @@ const SPECS: Record<string, Spec> = {
   "group-size": { key: "groupSize", kind: "int", min: 2, max: 20_000, help: "groups: members added one at a time, each then with a socket (default 1000)" },
   "big-group-size": { key: "bigGroupSize", kind: "int", min: 2, max: 100_000, help: "groups10k: members added one at a time (default 10000)" },
   "big-group-online": { key: "bigGroupOnline", kind: "int", min: 1, max: 10_000, help: "groups10k: members with a socket (default 50)" },
-  probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput and groups (default on; --no-probe to skip)" },
+  probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput, many and groups (default on; --no-probe to skip)" },
   "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
   "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
   "content-length": { key: "contentLength", kind: "int", min: 1, max: 1000, help: "characters per message (default 64)" },
@@ -181,6 +194,18 @@ function convert(name: string, spec: Spec, raw: string): unknown {
       return raw.split(",").filter(Boolean).map((t) => number(t.trim(), true));
     case "string":
       return raw;
+    case "loads":
+      return raw
+        .split(",")
+        .map((t) => t.trim())
+        .filter(Boolean)
+        .map((t) => {
+          const m = /^(\d+)x(\d+(?:\.\d+)?)$/.exec(t);
+          if (!m) throw new OptionError(`--${name}: ${t} is not CONVERSATIONSxRATE (e.g. 200x1)`);
+          const perUser = Number(m[2]);
+          if (perUser <= 0 || perUser > 50) throw new OptionError(`--${name}: ${t}: the rate per user is outside (0, 50]`);
+          return { conversations: number(m[1]!, true), perUser };
+        });
     case "scenarios": {
       const names = raw.split(",").map((t) => t.trim()).filter(Boolean);
       for (const n of names) if (!(ALL_SCENARIOS as readonly string[]).includes(n)) throw new OptionError(`--scenarios: unknown scenario ${n}`);

@@ -16,14 +16,39 @@ export interface TargetCheck {
   met: boolean;
 }
 
-/** What one run cost per message, from the conversation objects' counters (deltas over the run). */
+/**
+ * What the benchmarks read before and after a run: the conversation objects' counters summed over
+ * the run's conversations, plus the mirror queue consumer's meter (deployment-wide: a run's delta
+ * is its own only when nothing else sends meanwhile, which holds for every scenario here).
+ */
+export interface Counters extends ConversationStats {
+  /** D1 batches the mirror queue's consumer wrote (one D1 request each) */
+  mirror_batches: number;
+  /** queue messages those batches carried */
+  mirror_messages: number;
+  /** statements in those batches */
+  mirror_statements: number;
+}
+
+/** What one run cost per message, from the conversation objects' counters and the mirror meter (deltas over the run). */
 export interface CostRow {
   scenario: string;
   run: string;
   messages: number;
+  /** D1 requests per message: the objects' direct D1 requests plus the consumer's batches */
+  d1_requests_per_message: number;
+  /** D1 requests in all: direct_d1_flushes + mirror_batches */
+  d1_requests: number;
+  /** D1 requests the conversation objects made themselves (their d1_flushes) */
+  direct_d1_flushes: number;
+  /** D1 batches the mirror queue's consumer wrote */
+  mirror_batches: number;
+  /** D1 statements per message: the objects' own plus the consumer's */
   d1_writes_per_message: number;
+  /** D1 rows per message written by the objects' direct writes (the consumer does not count rows) */
   d1_rows_per_message: number;
-  d1_flushes: number;
+  /** summaries sent to the mirror queue per message */
+  queue_sends_per_message: number;
   storage_rows_per_message: number;
   frames_per_message: number;
   /** bytes the runtime workerd wrote to disk per message during the run (all objects, D1, WAL), KiB */
@@ -71,17 +96,18 @@ export function renderTable(table: Table): string {
 }
 
 /**
- * Per-message costs from counters read before and after a run. The counters live in the object's
- * memory since its instance started, so a run is only trustworthy when every counter moved
+ * Per-message costs from counters read before and after a run. The objects' counters live in
+ * their memory since the instance started, so a run is only trustworthy when every counter moved
  * forward and the message count moved by what the run stored (`expected`, when known). Under
  * sustained socket load the local runtime has been seen to replace the instance when the load
- * ends (counters start again at zero), which this detects.
+ * ends (counters start again at zero), which this detects. D1 requests and statements are the
+ * objects' direct ones plus the mirror consumer's batches and their statements.
  */
 export function costRow(
   scenario: string,
   run: string,
-  before: ConversationStats | null,
-  after: ConversationStats | null,
+  before: Counters | null,
+  after: Counters | null,
   expected?: number,
   io?: { write_bytes: number; write_syscalls: number },
 ): CostRow {
@@ -90,19 +116,40 @@ export function costRow(
   const disk_kib_per_message = io && stored > 0 ? Math.round((io.write_bytes / 1024 / stored) * 10) / 10 : NaN;
   const disk_write_calls_per_message = io && stored > 0 ? Math.round((io.write_syscalls / stored) * 10) / 10 : NaN;
   if (!before || !after) {
-    return { scenario, run, messages: NaN, d1_writes_per_message: NaN, d1_rows_per_message: NaN, d1_flushes: NaN, storage_rows_per_message: NaN, frames_per_message: NaN, disk_kib_per_message, disk_write_calls_per_message, reliable: false };
+    return {
+      scenario,
+      run,
+      messages: NaN,
+      d1_requests_per_message: NaN,
+      d1_requests: NaN,
+      direct_d1_flushes: NaN,
+      mirror_batches: NaN,
+      d1_writes_per_message: NaN,
+      d1_rows_per_message: NaN,
+      queue_sends_per_message: NaN,
+      storage_rows_per_message: NaN,
+      frames_per_message: NaN,
+      disk_kib_per_message,
+      disk_write_calls_per_message,
+      reliable: false,
+    };
   }
-  const d = (k: keyof ConversationStats) => after[k] - before[k];
+  const d = (k: keyof Counters) => after[k] - before[k];
   const messages = d("messages");
-  const reliable = (Object.keys(after) as (keyof ConversationStats)[]).every((k) => after[k] >= before[k]) && (expected === undefined || messages === expected);
+  const reliable = (Object.keys(after) as (keyof Counters)[]).every((k) => after[k] >= before[k]) && (expected === undefined || messages === expected);
   const per = (n: number) => (messages > 0 ? Math.round((n / messages) * 1000) / 1000 : NaN);
+  const d1Requests = d("d1_flushes") + d("mirror_batches");
   return {
     scenario,
     run,
     messages,
-    d1_writes_per_message: per(d("d1_statements")),
+    d1_requests_per_message: per(d1Requests),
+    d1_requests: d1Requests,
+    direct_d1_flushes: d("d1_flushes"),
+    mirror_batches: d("mirror_batches"),
+    d1_writes_per_message: per(d("d1_statements") + d("mirror_statements")),
     d1_rows_per_message: per(d("d1_rows_written")),
-    d1_flushes: d("d1_flushes"),
+    queue_sends_per_message: per(d("queue_sends")),
     storage_rows_per_message: per(d("storage_rows_written")),
     frames_per_message: per(d("frames_sent")),
     disk_kib_per_message,
@@ -119,6 +166,8 @@ export const ZERO_STATS: ConversationStats = {
   d1_statements: 0,
   d1_rows_written: 0,
   storage_rows_written: 0,
+  queue_sends: 0,
+  inbox_calls: 0,
 };
 
 export function addStats(a: ConversationStats, b: ConversationStats): ConversationStats {
@@ -130,6 +179,8 @@ export function addStats(a: ConversationStats, b: ConversationStats): Conversati
     d1_statements: a.d1_statements + b.d1_statements,
     d1_rows_written: a.d1_rows_written + b.d1_rows_written,
     storage_rows_written: a.storage_rows_written + b.storage_rows_written,
+    queue_sends: a.queue_sends + b.queue_sends,
+    inbox_calls: a.inbox_calls + b.inbox_calls,
   };
 }
 

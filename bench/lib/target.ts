@@ -2,14 +2,18 @@
 // get socket URLs for N users in one room. The product needs a login per user and a group
 // conversation made by the first; the probe (bench/probe) needs nothing — a room exists once
 // named. Both speak the frames the scenarios use: hello, message.send {client_id, content, ref},
-// message.ack {client_id, ref, message}, message.new {message}.
-import type { ConversationStats } from "./api.ts";
+// message.ack {client_id, ref, message}, message.new {message}. A two-member room can be the
+// product's direct conversation instead of a group (`direct`); the probe serves any number of
+// rooms, so `rooms` sets up many at once on either.
+import type { User } from "./api.ts";
 import { socketUrl } from "./client.ts";
 import { tryStats } from "./cost.ts";
 import type { Options } from "./options.ts";
 import { startProbeServer } from "./probe.ts";
+import type { Counters } from "./report.ts";
 import type { Measurable } from "./scenario.ts";
 import { startBenchServer, type BenchServer } from "./server.ts";
+import { mapLimit } from "./util.ts";
 
 export type TargetKind = "product" | "probe";
 
@@ -18,6 +22,13 @@ export interface Room {
   id: string;
   /** one socket URL per member; member 0 made the room */
   urls: string[];
+  /** the product's users, in the order of `urls` (for REST calls as them); null for the probe */
+  users: User[] | null;
+}
+
+export interface RoomOptions {
+  /** two members only: the product makes a direct conversation instead of a group */
+  direct?: boolean;
 }
 
 export interface Target {
@@ -28,9 +39,9 @@ export interface Target {
   /** the product's server, for what only the product has (REST, cost counters); null for the probe */
   product: BenchServer | null;
   /** A room of `members` users; `name` must be unique on this server (it prefixes the users' emails). */
-  room(members: number, name: string): Promise<Room>;
-  /** The cost counters summed over `ids` (settled); null for the probe, or when unavailable. */
-  stats(ids: string[], onError?: (err: unknown) => void): Promise<ConversationStats | null>;
+  room(members: number, name: string, options?: RoomOptions): Promise<Room>;
+  /** The cost counters summed over `ids` plus the mirror meter (settled); null for the probe, or when unavailable. */
+  stats(ids: string[], onError?: (err: unknown) => void): Promise<Counters | null>;
   stop(): Promise<void>;
 }
 
@@ -52,10 +63,11 @@ export async function startTarget(kind: TargetKind, verbose: boolean): Promise<T
       url: server.url,
       server,
       product: server,
-      async room(members, name) {
+      async room(members, name, options) {
         const users = await server.api.loginMany(name, members, members > 100 ? 16 : 8);
-        const id = await server.api.createGroup(users[0]!, users.slice(1), name);
-        return { id, urls: users.map((u) => socketUrl(server.url, id, u.token)) };
+        if (options?.direct && members !== 2) throw new Error(`a direct room has 2 members, not ${members}`);
+        const id = options?.direct ? await server.api.createDirect(users[0]!, users[1]!) : await server.api.createGroup(users[0]!, users.slice(1), name);
+        return { id, urls: users.map((u) => socketUrl(server.url, id, u.token)), users };
       },
       stats: (ids, onError) => tryStats(server.api, server.admin, ids, onError),
       stop: () => server.stop(),
@@ -70,9 +82,18 @@ export async function startTarget(kind: TargetKind, verbose: boolean): Promise<T
     product: null,
     async room(members, name) {
       const id = name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 100);
-      return { id, urls: Array.from({ length: members }, (_, i) => `${ws}/rooms/${id}/ws?user=u${i}`) };
+      return { id, urls: Array.from({ length: members }, (_, i) => `${ws}/rooms/${id}/ws?user=u${i}`), users: null };
     },
     stats: () => Promise.resolve(null),
     stop: () => server.stop(),
   };
+}
+
+/** `count` rooms of `members` each, named `<prefix><i>`, set up `concurrency` at a time; in order. */
+export function rooms(target: Target, count: number, members: number, prefix: string, options?: RoomOptions, concurrency = 8): Promise<Room[]> {
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    (i) => target.room(members, `${prefix}${i}`, options),
+  );
 }

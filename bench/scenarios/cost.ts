@@ -1,7 +1,10 @@
-// 6. Cost per message, in isolation: D1 writes and rows, Durable Object storage rows and socket
-// frames per message for a direct conversation (both users connected), sent one at a time over
-// the socket, in a burst over the socket, and one at a time over REST; and a group of 10 online.
-// Every other scenario reports the same counters for its own traffic.
+// 6. Cost per message, in isolation: D1 requests, writes and rows, Durable Object storage rows and
+// socket frames per message for a direct conversation (both users connected), sent one at a time
+// over the socket, in a burst over the socket, and one at a time over REST; and a group of 10
+// online. Messages reach D1 through the mirror queue, so the D1 figures add the queue consumer's
+// batches and statements (GET /api/v1/admin/mirror, read with the objects' counters once both
+// have settled) to the objects' own direct D1 writes. Every other scenario reports the same
+// counters for its own traffic.
 import { ChatSocket, closeAll } from "../lib/client.ts";
 import { tryStats } from "../lib/cost.ts";
 import { pipeline } from "../lib/load.ts";
@@ -61,8 +64,8 @@ export async function cost(ctx: Context): Promise<Section> {
 
     const worst = Math.max(...rows.map((r) => r.d1_writes_per_message));
     section.targets.push({
-      target: "≤ 1 D1 write per message",
-      measured: `worst ${worst} D1 writes/msg over the cost runs (${rows.map((r) => r.d1_writes_per_message).join(", ")})`,
+      target: "≤ 1 D1 write per message (statements: the objects' direct ones + the mirror consumer's)",
+      measured: `worst ${worst} D1 writes/msg over the cost runs (${rows.map((r) => r.d1_writes_per_message).join(", ")}); D1 requests/msg (direct+batches) ${rows.map((r) => `${r.d1_requests_per_message} (${r.direct_d1_flushes}+${r.mirror_batches})`).join(", ")}`,
       met: worst <= 1 && rows.every((r) => r.reliable),
     });
     const worstRows = Math.max(...rows.map((r) => r.storage_rows_per_message));
