@@ -27,6 +27,7 @@ export interface DevServerOptions {
 
 const ROOT = join(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,25 +42,42 @@ async function freePort(): Promise<number> {
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const persist = mkdtempSync(join(tmpdir(), "edge-chat-"));
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
   const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
     cwd: ROOT,
-    env,
+    env: WRANGLER_ENV,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  return launchWranglerDev({ ...options, cwd: ROOT, persist, vars: { ...DEV_VARS, ...options.vars } });
+}
 
+export interface LaunchOptions extends DevServerOptions {
+  /** The folder wrangler runs in (its wrangler.toml unless `config` names another). */
+  cwd: string;
+  config?: string;
+  /** The state directory (D1, R2, Durable Objects); removed when the server stops. */
+  persist?: string;
+}
+
+/**
+ * `wrangler dev` of the tree in `cwd` on a free port of 127.0.0.1 with its own state, no
+ * inspector port clash and no telemetry, healthy (GET /health) before it returns; stop() ends
+ * the whole process group (wrangler and its workerd) and removes the state.
+ */
+export async function launchWranglerDev(options: LaunchOptions): Promise<DevServer> {
+  const persist = options.persist ?? mkdtempSync(join(tmpdir(), "edge-chat-"));
   const port = await freePort();
-  const vars = Object.entries({ ...DEV_VARS, ...options.vars }).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const config = options.config ? ["--config", options.config] : [];
   const child: ChildProcess = spawn(
     process.execPath,
-    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--inspector-port", "0", "--show-interactive-dev-session=false", ...vars],
-    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    [WRANGLER, "dev", ...config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--inspector-port", "0", "--show-interactive-dev-session=false", ...vars],
+    { cwd: options.cwd, env: WRANGLER_ENV, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let output = "";
   const collect = (chunk: Buffer) => {
-    output += chunk.toString();
+    output = (output + chunk.toString()).slice(-16_000);
     if (options.verbose) process.stderr.write(chunk);
   };
   child.stdout?.on("data", collect);
@@ -95,7 +113,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      const response = await fetch(`${url}/health`);
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
       if (response.ok) return { url, port, pid: child.pid!, stop };
     } catch {
       // not listening yet
