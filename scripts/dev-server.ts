@@ -27,7 +27,8 @@ export interface DevServerOptions {
 
 const ROOT = join(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+// No metrics, and no fetch of the `Request.cf` object from the internet (its placeholder is used).
+const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true" };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
