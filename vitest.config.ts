@@ -13,6 +13,8 @@ export default defineConfig(async () => ({
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           // Room for the concurrency tests (50 messages per sender); the rate-limit tests go past it.
           RATE_MESSAGES_PER_MIN: "120",
+          // Tests make a fresh conversation each; the creation-limit test passes its own low limit.
+          RATE_CONVERSATIONS_PER_MIN: "100000",
           FUZZ_SEED: process.env.FUZZ_SEED ?? "20261121",
           // Every test request comes from the same (absent) address; the per-IP tests pass their
           // own low limits and addresses through worker.fetch.

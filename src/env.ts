@@ -29,6 +29,9 @@ export interface Env {
   RATE_TYPING_PER_MIN?: string;
   RATE_PINGS_PER_MIN?: string;
   RATE_UPLOADS_PER_MIN?: string;
+  RATE_REACTIONS_PER_MIN?: string;
+  RATE_CONVERSATIONS_PER_MIN?: string;
+  MAX_REACTIONS_PER_MESSAGE?: string;
   RATE_LOGINS_PER_MIN_PER_IP?: string;
   RATE_CONNECTS_PER_MIN_PER_IP?: string;
   PRESENCE_GRACE_MS?: string;

@@ -17,10 +17,12 @@ import type { ReactionMap } from "./reactions";
 import type { SocketIdentity } from "./socket-hub";
 import { hasSchema, migrate } from "./storage";
 import { inboxStub } from "../user/inbox";
+import type { InboxCount } from "../user/user-do";
 
 export type { Actor, Result } from "./conversation";
 
-const SYNC_BATCH = 100;
+/** The receipts session of a watching admin's socket: none (session ids start at 1). */
+const NO_SESSION = 0;
 /** User objects asked at once when a conversation learns who of its new participants has an inbox open. */
 const INBOX_QUERIES_AT_ONCE = 50;
 
@@ -54,10 +56,16 @@ export class ConversationDO extends DurableObject<Env> {
     return result;
   }
 
-  /** A user's object reports that their inbox opened or closed: only open inboxes get notifications. */
-  async inboxPresence(userId: string, open: boolean): Promise<void> {
+  /**
+   * A user's object reports that their inbox opened or closed: only open inboxes get
+   * notifications. An opening is answered with the user's unread count here, which D1's mirror
+   * may not show yet.
+   */
+  async inboxPresence(userId: string, open: boolean): Promise<InboxCount | null> {
     const chat = this.parts?.chat;
-    if (chat && (!open || chat.membership.isParticipant(userId))) chat.inboxWatchers.set(userId, open);
+    if (!chat || (open && !chat.membership.isParticipant(userId))) return null;
+    chat.inboxWatchers.set(userId, open);
+    return open ? chat.inboxCount(userId) : null;
   }
 
   async describe(actor: Actor): Promise<Result<ConversationState>> {
@@ -77,6 +85,11 @@ export class ConversationDO extends DurableObject<Env> {
 
   async removeParticipant(actor: Actor, userId: string): Promise<Result<ConversationState>> {
     return this.settled(this.with(actor, "viewer", ({ members }) => members.remove(actor, userId)));
+  }
+
+  /** The user's object says the user is over their message limit across conversations until `until` (ms). */
+  async throttle(userId: string, until: number): Promise<void> {
+    this.parts?.chat.senders.throttle(userId, until);
   }
 
   /** The pair of a direct conversation blocked, unblocked, befriended or unfriended each other. */
@@ -201,10 +214,12 @@ export class ConversationDO extends DurableObject<Env> {
     const { chat } = parts;
     try {
       this.closeExpiredSockets(chat);
+      chat.replays.turn();
       if (chat.saveAt !== null && chat.saveAt <= Date.now()) chat.save();
       this.announceOffline(chat);
       for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
       chat.inboxes.flush();
+      chat.senders.flush();
       if (chat.summary.pending) await chat.summary.kick();
     } catch (err) {
       console.error("conversation alarm failed", err);
@@ -259,15 +274,18 @@ export class ConversationDO extends DurableObject<Env> {
   private openSocket(chat: Conversation, actor: Actor): Response {
     const { hub, log, receipts, typing, membership } = chat;
     const { 0: client, 1: server } = new WebSocketPair();
+    // An admin who is not a participant watches: not present here, not counted toward their
+    // presence, and no receipts session (receipts are the participants').
+    const watcher = !membership.isParticipant(actor.id);
     // Back within the grace period: nothing was announced, so nothing is announced now. Big
     // groups announce nothing (every connect would cost a frame per open socket).
-    const announce = hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id) && membership.count <= PRESENCE_GROUP_LIMIT;
-    const session = receipts.openSession(actor.id, log.lastSeq);
-    hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session });
+    const announce = !watcher && hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id) && membership.count <= PRESENCE_GROUP_LIMIT;
+    const session = watcher ? NO_SESSION : receipts.openSession(actor.id, log.lastSeq);
+    hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session, ...(watcher ? { watcher: true as const } : {}) });
     this.expirySweepAt = Math.min(this.expirySweepAt ?? Infinity, actor.exp * 1000 + EXPIRY_SWEEP_DELAY_MS);
     void this.scheduleAlarm();
     if (announce) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
-    chat.reportSockets(actor.id);
+    if (!watcher) chat.reportSockets(actor.id);
     const online = hub.onlineUsers();
     const listed = membership.count <= PARTICIPANTS_LISTED ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, PARTICIPANTS_LISTED);
     hub.send(server, {
@@ -315,31 +333,15 @@ export class ConversationDO extends DurableObject<Env> {
       case "read":
         return errorOf(chat.read(actor, frame.up_to_seq));
       case "sync":
-        this.replay(chat, ws, actor, frame.after_seq, frame.ref);
+        chat.replays.start(ws, actor.id, frame.after_seq, frame.ref);
+        if (chat.replays.nextAt !== null) void this.scheduleAlarm();
         return null;
       case "ping": {
-        const allowance = chat.limiter.check(actor.id, "pings", chat.config.rates.pingsPerMin);
-        if (!allowance.allowed) return { code: "RATE_LIMIT_EXCEEDED", message: "too many pings", retryAfterMs: allowance.retryAfterMs };
-        chat.limiter.commit(actor.id, "pings", allowance.bucket);
-        chat.hub.send(ws, { type: "pong", ref: frame.ref });
-        return null;
+        const spent = chat.spend(actor, "pings", () => null);
+        if (spent.ok) chat.hub.send(ws, { type: "pong", ref: frame.ref });
+        return errorOf(spent);
       }
     }
-  }
-
-  /** sync: every message after `afterSeq` in batches of 100, then sync.done; what was sent is delivered. */
-  private replay(chat: Conversation, ws: WebSocket, actor: Actor, afterSeq: number, ref: FrameRef): void {
-    const { hub, log } = chat;
-    let cursor = afterSeq;
-    for (;;) {
-      const batch = log.after(cursor, SYNC_BATCH);
-      if (batch.length === 0) break;
-      hub.send(ws, { type: "sync.batch", ref, messages: batch });
-      cursor = batch[batch.length - 1]!.seq;
-      if (batch.length < SYNC_BATCH) break;
-    }
-    hub.send(ws, { type: "sync.done", ref, last_seq: log.lastSeq });
-    if (cursor > afterSeq) chat.markDelivered(actor.id, cursor);
   }
 
   private onSocketGone(ws: WebSocket): void {
@@ -347,6 +349,7 @@ export class ConversationDO extends DurableObject<Env> {
     const identity = chat?.hub.identity(ws);
     if (!chat || !identity) return;
     const { hub, receipts, log, typing } = chat;
+    if (identity.watcher) return;
     receipts.closeSession(identity.session, log.lastSeq);
     chat.reportSockets(identity.userId, ws);
     if (hub.socketsOf(identity.userId, ws).length > 0) return;
@@ -380,11 +383,11 @@ export class ConversationDO extends DurableObject<Env> {
     }
   }
 
-  /** One alarm serves write-behind saves, typing expiry, summary retries, follow-up rounds and sockets' token expiry: it is set for whichever comes first. */
+  /** One alarm serves write-behind saves, typing expiry, summary retries, follow-up rounds, paced replays and sockets' token expiry: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
     const chat = this.parts?.chat;
     if (!chat) return;
-    const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt, this.expirySweepAt].filter((t): t is number => t !== null);
+    const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt, chat.senders.followUpAt, chat.replays.nextAt, this.expirySweepAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();

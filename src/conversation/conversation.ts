@@ -8,7 +8,7 @@ import type { FrameRef } from "../schemas/frames";
 import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SendInput } from "../schemas/messages";
 import { AttachmentRegistry } from "./attachment-registry";
 import { CostMeter, type CostSnapshot } from "./cost-meter";
-import { Limiter } from "./limiter";
+import { BUCKETS, Limiter, type BucketKind } from "./limiter";
 import { Members } from "./members";
 import { MessageLog, type NewMessage } from "./message-log";
 import { Reactions, type ReactionMap } from "./reactions";
@@ -19,9 +19,12 @@ import { StateStore } from "./storage";
 import { SummaryMirror } from "./summary-mirror";
 import { TypingState } from "./typing";
 import { inboxStub } from "../user/inbox";
+import type { InboxCount } from "../user/user-do";
 import { InboxNotifier } from "./inbox-notifier";
 import { InboxWatchers } from "./inbox-watchers";
 import { PendingOffline } from "./pending-offline";
+import { Replays } from "./replays";
+import { UserThrottle } from "./user-throttle";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -58,6 +61,8 @@ const isDuplicateClientId = (err: unknown) => err instanceof Error && /UNIQUE co
 const WRITE_BEHIND_MS = 1_000;
 
 const EDITABLE = new Set<Message["type"]>(["text", "product", "image", "file", "voice"]);
+/** One user's reactions on one message (DESIGN: Messages). */
+const REACTIONS_PER_USER = 10;
 const KIND_TO_TYPE = { image: "image", audio: "voice", document: "file" } as const;
 
 /**
@@ -80,6 +85,8 @@ export class Conversation {
   readonly inboxes: InboxNotifier;
   readonly inboxWatchers: InboxWatchers;
   readonly pendingOffline: PendingOffline;
+  readonly senders: UserThrottle;
+  readonly replays: Replays;
 
   /** When what is kept in memory (buckets, senders' cursors, the mirrored seq) is next saved; null when nothing waits. */
   saveAt: number | null = null;
@@ -111,6 +118,8 @@ export class Conversation {
     this.inboxes = new InboxNotifier(env, requestAlarm, this.meter);
     this.inboxWatchers = new InboxWatchers(sql);
     this.pendingOffline = new PendingOffline(state);
+    this.senders = new UserThrottle(env, conversationId, () => config.rates.messagesPerMin, requestAlarm);
+    this.replays = new Replays(this.hub, this.log, (userId, seq) => this.markDelivered(userId, seq));
     this.summary = new SummaryMirror(env.DB, env.MIRROR, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
@@ -173,16 +182,23 @@ export class Conversation {
     return this.membership.current?.status === "closed" ? fail("CONVERSATION_CLOSED", "this conversation is closed") : null;
   }
 
-  /** Takes one token of the actor's message bucket inside `work`'s transaction, or refuses. */
-  withMessageToken<T>(actor: Actor, work: () => T): Result<T> {
-    const allowance = this.limiter.check(actor.id, "messages", this.config.rates.messagesPerMin);
-    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", "too many messages; slow down", { retryAfterMs: allowance.retryAfterMs });
-    return ok(
-      this.transaction(() => {
-        this.limiter.commit(actor.id, "messages", allowance.bucket);
-        return work();
-      }),
-    );
+  /**
+   * The one place a token is taken (the policy is the table BUCKETS): one token of the actor's
+   * `kind` bucket pays for `work`, which runs in one transaction; over the limit, or while the
+   * user's object says the user is over their message limit across conversations, nothing is
+   * written and the refusal says when to retry. Message tokens are reported to the user's object.
+   */
+  spend<T>(actor: Actor, kind: BucketKind, work: () => T): Result<T> {
+    const { rate, refusal, acrossConversations } = BUCKETS[kind];
+    const now = Date.now();
+    const throttled = acrossConversations ? this.senders.throttledFor(actor.id, now) : 0;
+    if (throttled > 0) return fail("RATE_LIMIT_EXCEEDED", refusal, { retryAfterMs: throttled });
+    const allowance = this.limiter.check(actor.id, kind, this.config.rates[rate], now);
+    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", refusal, { retryAfterMs: allowance.retryAfterMs });
+    const value = this.transaction(work);
+    this.limiter.commit(actor.id, kind, allowance.bucket);
+    if (acrossConversations) this.senders.spent(actor.id);
+    return ok(value);
   }
 
   /**
@@ -223,6 +239,16 @@ export class Conversation {
   }
 
   /**
+   * What the user's object is told of their unread count here. The stamp (last seq plus their
+   * read cursor, both only ever growing) grows with every change, so the user's object can tell
+   * the newer of two counts that crossed on their way.
+   */
+  inboxCount(userId: string): InboxCount {
+    const cursor = this.members.readCursor(userId);
+    return { unreadCount: Math.max(0, this.log.lastSeq - cursor), stamp: this.log.lastSeq + cursor };
+  }
+
+  /**
    * Participants with an inbox open who are not watching this conversation (no socket open on
    * it) get the message as an inbox notification with their new unread count: work for who is
    * online, not for every member. Watchers get nothing here: they see the message live, and
@@ -231,7 +257,7 @@ export class Conversation {
   private notifyInboxes(message: Message, watching: Set<string>): void {
     for (const userId of this.inboxWatchers.ids()) {
       if (userId === message.sender_id || watching.has(userId) || !this.membership.isParticipant(userId)) continue;
-      this.inboxes.queue(userId, message.conversation_id, this.unreadOf(userId), message);
+      this.inboxes.queue(userId, message.conversation_id, this.inboxCount(userId), message);
     }
   }
 
@@ -259,10 +285,7 @@ export class Conversation {
   admitUpload(actor: Actor): Result<null> {
     const refused = this.requireMaySend(actor) ?? this.requireOpen();
     if (refused) return refused;
-    const allowance = this.limiter.check(actor.id, "uploads", this.config.rates.uploadsPerMin);
-    if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", "too many uploads; slow down", { retryAfterMs: allowance.retryAfterMs });
-    this.limiter.commit(actor.id, "uploads", allowance.bucket);
-    return ok(null);
+    return this.spend(actor, "uploads", () => null);
   }
 
   /** After the bytes are stored: registered only if the uploader may still send here. */
@@ -287,7 +310,7 @@ export class Conversation {
     }
     this.publish([appended.value], origin);
     // Sending reads everything before it: the sender's inbox learns (once) that nothing is unread here.
-    if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, 0);
+    if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, this.inboxCount(actor.id));
     if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
     return ok({ message: appended.value, created: true });
   }
@@ -300,7 +323,7 @@ export class Conversation {
     if (!checked.ok) return checked;
     const { attachment } = checked.value;
     try {
-      return this.withMessageToken(actor, () => {
+      return this.spend(actor, "messages", () => {
         const message = this.append({
           senderId: actor.id,
           type: attachment && input.type === "text" ? KIND_TO_TYPE[attachment.kind] : input.type,
@@ -366,7 +389,8 @@ export class Conversation {
     if (closed) return closed;
     const invalid = this.validateContent(content, message.attachment !== null);
     if (invalid) return invalid;
-    this.log.edit(message.seq, content.trim(), nowIso());
+    const spent = this.spend(actor, "messages", () => this.log.edit(message.seq, content.trim(), nowIso()));
+    if (!spent.ok) return spent;
     const updated = this.log.bySeq(message.seq)!;
     this.publishUpdate(updated);
     return ok(updated);
@@ -408,10 +432,26 @@ export class Conversation {
     const closed = this.requireOpen();
     if (closed) return closed;
     const { seq, id } = found.value;
-    const changed = add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id);
-    const reactions = this.reactions.of(seq);
-    if (changed) this.hub.broadcast({ type: "reaction.updated", message_id: id, reactions });
+    const before = this.reactions.of(seq);
+    const overLimit = add ? this.reactionLimit(before, emoji, actor.id) : null;
+    if (overLimit) return overLimit;
+    const changed = this.spend(actor, "reactions", () => (add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id)));
+    if (!changed.ok) return changed;
+    const reactions = changed.value ? this.reactions.of(seq) : before;
+    if (changed.value) this.hub.broadcast({ type: "reaction.updated", message_id: id, reactions });
     return ok({ message_id: id, reactions });
+  }
+
+  /** A new reaction must leave at most MAX_REACTIONS_PER_MESSAGE distinct emoji on the message and REACTIONS_PER_USER of the user's. */
+  private reactionLimit(reactions: ReactionMap, emoji: string, userId: string): Result<never> | null {
+    if (reactions[emoji]?.includes(userId)) return null; // already there: adding it changes nothing
+    const { maxReactionsPerMessage } = this.config;
+    if (!(emoji in reactions) && Object.keys(reactions).length >= maxReactionsPerMessage) {
+      return invalidField("emoji", `a message holds at most ${maxReactionsPerMessage} different emoji`);
+    }
+    const own = Object.values(reactions).filter((users) => users.includes(userId)).length;
+    if (own >= REACTIONS_PER_USER) return invalidField("emoji", `a message holds at most ${REACTIONS_PER_USER} reactions of one person`);
+    return null;
   }
 
   // ── Reading, delivery, receipts ──
@@ -428,7 +468,7 @@ export class Conversation {
     });
     if (cursor > before) {
       this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
-      if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, this.unreadOf(actor.id));
+      if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, this.inboxCount(actor.id));
     }
     void this.summary.kick();
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
@@ -467,13 +507,9 @@ export class Conversation {
       return false;
     }
     if (this.membership.current?.status === "closed") return false;
-    const allowance = this.limiter.check(actor.id, "typing", this.config.rates.typingPerMin);
-    if (!allowance.allowed) return false;
-    const started = this.transaction(() => {
-      this.limiter.commit(actor.id, "typing", allowance.bucket);
-      return this.typing.start(actor.id);
-    });
-    if (started) this.broadcastTyping(actor.id, true);
+    const started = this.spend(actor, "typing", () => this.typing.start(actor.id));
+    if (!started.ok) return false;
+    if (started.value) this.broadcastTyping(actor.id, true);
     return true;
   }
 

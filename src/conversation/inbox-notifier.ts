@@ -1,7 +1,7 @@
 import type { Env } from "../env";
 import type { Message } from "../schemas/messages";
 import { inboxStub } from "../user/inbox";
-import type { ConversationActivity } from "../user/user-do";
+import type { ConversationActivity, InboxCount } from "../user/user-do";
 import type { CostMeter } from "./cost-meter";
 
 /**
@@ -25,11 +25,12 @@ export class InboxNotifier {
     private readonly meter: CostMeter,
   ) {}
 
-  queue(userId: string, conversationId: string, unreadCount: number, message?: Message): void {
+  queue(userId: string, conversationId: string, { unreadCount, stamp }: InboxCount, message?: Message): void {
     if (!message && !this.pending.has(userId) && this.told.get(userId) === unreadCount) return;
     this.told.set(userId, unreadCount);
-    const entry = this.pending.get(userId) ?? { conversationId, unreadCount, messages: [] };
+    const entry = this.pending.get(userId) ?? { conversationId, unreadCount, stamp, messages: [] };
     entry.unreadCount = unreadCount;
+    entry.stamp = stamp;
     if (message) entry.messages.push(message);
     this.pending.set(userId, entry);
     this.flush();

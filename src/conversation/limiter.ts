@@ -1,23 +1,68 @@
+import type { Config } from "../lib/config";
+
 export interface Bucket {
   tokens: number;
   updatedAt: number;
 }
 
-export type BucketKind = "messages" | "typing" | "pings" | "uploads";
+/** The buckets a conversation object keeps per user. */
+export type BucketKind = "messages" | "typing" | "pings" | "uploads" | "reactions";
+
+/**
+ * Policy as data: what each bucket pays for, the rate it takes from the configuration, and what
+ * a refusal says. Conversation.spend is the one place a token is taken.
+ */
+export const BUCKETS: Record<BucketKind, { rate: keyof Config["rates"]; refusal: string; acrossConversations?: true }> = {
+  // Sends, offers, offer answers and edits. Also held across all of the user's conversations:
+  // spends are reported to the user's object (see UserThrottle).
+  messages: { rate: "messagesPerMin", refusal: "too many messages; slow down", acrossConversations: true },
+  // Refused typing is dropped quietly (typing.stop is free).
+  typing: { rate: "typingPerMin", refusal: "too much typing" },
+  pings: { rate: "pingsPerMin", refusal: "too many pings" },
+  // Uploads, admitted before their body is read.
+  uploads: { rate: "uploadsPerMin", refusal: "too many uploads; slow down" },
+  // Every reaction added or removed.
+  reactions: { rate: "reactionsPerMin", refusal: "too many reactions; slow down" },
+};
+
+/**
+ * The buckets a user's object keeps for the user as a whole: conversations created (taken by the
+ * Worker before it creates one, RATE_CONVERSATIONS_PER_MIN) and messages across all of their
+ * conversations (spends reported by the conversations, see UserThrottle).
+ */
+export type UserBucket = "conversations" | "messages";
 
 export type Take = { allowed: true; bucket: Bucket } | { allowed: false; retryAfterMs: number };
+
+/** The tokens a bucket holds at `now`: refilled continuously, never above `perMinute`. A missing bucket is full. */
+function tokensAt(bucket: Bucket | null, now: number, perMinute: number): number {
+  // Multiply before dividing: waiting exactly retryAfterMs must refill a whole token, and
+  // dividing by a rounded rate per ms can leave it at 0.9999….
+  const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) : 0;
+  return Math.min(perMinute, (bucket?.tokens ?? perMinute) + (elapsed * perMinute) / 60_000);
+}
+
+/** How long until a bucket holding `tokens` holds one whole token again. */
+const untilOneToken = (tokens: number, perMinute: number) => Math.ceil(((1 - tokens) * 60_000) / perMinute);
 
 /**
  * Pure token bucket: `perMinute` tokens of capacity, refilled continuously at `perMinute` per
  * minute, so a full minute's allowance may arrive as a burst. A missing bucket is full.
  */
 export function take(bucket: Bucket | null, now: number, perMinute: number): Take {
-  // Multiply before dividing: waiting exactly retryAfterMs must refill a whole token, and
-  // dividing by a rounded rate per ms can leave it at 0.9999….
-  const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) : 0;
-  const tokens = Math.min(perMinute, (bucket?.tokens ?? perMinute) + (elapsed * perMinute) / 60_000);
+  const tokens = tokensAt(bucket, now, perMinute);
   if (tokens >= 1) return { allowed: true, bucket: { tokens: tokens - 1, updatedAt: now } };
-  return { allowed: false, retryAfterMs: Math.ceil(((1 - tokens) * 60_000) / perMinute) };
+  return { allowed: false, retryAfterMs: untilOneToken(tokens, perMinute) };
+}
+
+/**
+ * Pure: `count` tokens that were already spent (elsewhere, and reported late) come off the bucket,
+ * which may go below zero — that debt is waited off. `throttledUntil` is when the bucket next
+ * holds a whole token, or null when it holds one now.
+ */
+export function debit(bucket: Bucket | null, count: number, now: number, perMinute: number): { bucket: Bucket; throttledUntil: number | null } {
+  const tokens = tokensAt(bucket, now, perMinute) - count;
+  return { bucket: { tokens, updatedAt: now }, throttledUntil: tokens >= 1 ? null : now + untilOneToken(tokens, perMinute) };
 }
 
 /**
@@ -34,7 +79,7 @@ export class Limiter {
     private readonly onChange: () => void,
   ) {}
 
-  /** Decides without writing; call `commit` with the result in the same transaction as the work it allows. */
+  /** Decides without writing; `commit` the result once the work it allows has been written (Conversation.spend). */
   check(userId: string, kind: BucketKind, perMinute: number, now = Date.now()): Take {
     return take(this.load(userId, kind), now, perMinute);
   }

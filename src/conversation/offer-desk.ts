@@ -29,7 +29,7 @@ export class OfferDesk {
     const minor = toMinorUnits(input.amount);
     if (minor === null) return invalidField("amount", "must be positive with at most 2 decimals");
     const currency = input.currency ?? c.config.defaultCurrency;
-    const result = c.withMessageToken(actor, () =>
+    const result = c.spend(actor, "messages", () =>
       this.appendOffer(actor.id, { minor, currency, productId: input.product_id?.toWellFormed() ?? null, counterOf: null, text: input.message, clientId: input.client_id ?? null }),
     );
     if (!result.ok) return result;
@@ -52,7 +52,7 @@ export class OfferDesk {
       counterMinor = toMinorUnits(input.counter_amount ?? NaN);
       if (counterMinor === null) return invalidField("counter_amount", "a counter needs a positive amount with at most 2 decimals");
     }
-    const result = c.withMessageToken(actor, () => {
+    const result = c.spend(actor, "messages", () => {
       const at = nowIso();
       const updated = this.book.setStatus(offer.id, transition.status, actor.id, at);
       const offerMessage = c.log.byId(offer.message_id);

@@ -16,8 +16,33 @@ export class Receipts {
     return this.sql.exec<{ id: number }>("INSERT INTO sessions (user_id, from_seq) VALUES (?, ?) RETURNING id", userId, lastSeq).one().id;
   }
 
+  /**
+   * A socket's session ends at `lastSeq`. A session is only ever read as the seqs it covers,
+   * (from_seq, to_seq], so one that covers nothing is dropped, and one that overlaps or touches
+   * closed sessions of the same user absorbs them: a user's closed sessions stay disjoint ranges,
+   * one per stretch of messages they were online for, however often they reconnect.
+   */
   closeSession(id: number, lastSeq: number): void {
-    this.sql.exec("UPDATE sessions SET to_seq = ? WHERE id = ? AND to_seq IS NULL", lastSeq, id);
+    const row = this.sql.exec<{ user_id: string; from_seq: number }>("SELECT user_id, from_seq FROM sessions WHERE id = ? AND to_seq IS NULL", id).toArray()[0];
+    if (!row) return;
+    if (lastSeq <= row.from_seq) {
+      this.sql.exec("DELETE FROM sessions WHERE id = ?", id);
+      return;
+    }
+    let [from, to] = [row.from_seq, lastSeq];
+    const touching = this.sql
+      .exec<{ id: number; from_seq: number; to_seq: number }>(
+        "SELECT id, from_seq, to_seq FROM sessions WHERE user_id = ? AND to_seq IS NOT NULL AND from_seq <= ? AND to_seq >= ?",
+        row.user_id,
+        to,
+        from,
+      )
+      .toArray();
+    for (const other of touching) {
+      [from, to] = [Math.min(from, other.from_seq), Math.max(to, other.to_seq)];
+      this.sql.exec("DELETE FROM sessions WHERE id = ?", other.id);
+    }
+    this.sql.exec("UPDATE sessions SET from_seq = ?, to_seq = ? WHERE id = ?", from, to, id);
   }
 
   /** After a restart, sessions whose sockets are gone stop counting as delivery. */

@@ -8,6 +8,8 @@ export interface SocketIdentity {
   admin: boolean;
   /** The receipts session this socket delivers for. */
   session: number;
+  /** Opened by an admin who is not a participant: watching, never announced or counted as present. */
+  watcher?: true;
 }
 
 /** The conversation's sockets: who is on which, and fan-out with one serialisation per frame. */

@@ -87,6 +87,18 @@ const MIGRATIONS: string[] = [
    CREATE INDEX participants_joined ON participants(joined_at, user_id) WHERE active = 1;
    CREATE INDEX participants_unmirrored ON participants(user_id) WHERE version > mirrored_version;
    CREATE TABLE inbox_watchers (user_id TEXT PRIMARY KEY);`,
+  // Closed receipt sessions are merged and dropped (receipts.ts): ids must never be reused, or a
+  // late close of a gone socket could close a newer session that took its id.
+  `CREATE TABLE sessions_next (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     user_id TEXT NOT NULL,
+     from_seq INTEGER NOT NULL,
+     to_seq INTEGER
+   );
+   INSERT INTO sessions_next (id, user_id, from_seq, to_seq) SELECT id, user_id, from_seq, to_seq FROM sessions;
+   DROP TABLE sessions;
+   ALTER TABLE sessions_next RENAME TO sessions;
+   CREATE INDEX sessions_user ON sessions(user_id, from_seq);`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */

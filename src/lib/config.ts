@@ -10,10 +10,13 @@ export interface Config {
   dmPolicy: "open" | "friends";
   maxMessageLength: number;
   maxUploadBytes: number;
+  /** Distinct emoji on one message. */
+  maxReactionsPerMessage: number;
   defaultCurrency: string;
   /** How long after someone's last socket closes their going offline is announced. */
   presenceGraceMs: number;
-  rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number };
+  /** Per-user token buckets, each N per minute (see src/conversation/limiter.ts for who spends which). */
+  rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number; reactionsPerMin: number; conversationsPerMin: number };
   ipRates: { loginsPerMin: number; ticketsPerMin: number; connectsPerMin: number };
 }
 
@@ -42,6 +45,7 @@ export function readConfig(env: Env): Config {
     dmPolicy: env.DM_POLICY === "friends" ? "friends" : "open",
     maxMessageLength: positiveInt(env.MAX_MESSAGE_LENGTH, 1000),
     maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024),
+    maxReactionsPerMessage: positiveInt(env.MAX_REACTIONS_PER_MESSAGE, 50),
     presenceGraceMs: nonNegativeInt(env.PRESENCE_GRACE_MS, 3_000),
     defaultCurrency: /^[A-Z]{3}$/.test(env.DEFAULT_CURRENCY ?? "") ? env.DEFAULT_CURRENCY! : "USD",
     rates: {
@@ -49,6 +53,8 @@ export function readConfig(env: Env): Config {
       typingPerMin: positiveInt(env.RATE_TYPING_PER_MIN, 10),
       pingsPerMin: positiveInt(env.RATE_PINGS_PER_MIN, 30),
       uploadsPerMin: positiveInt(env.RATE_UPLOADS_PER_MIN, 10),
+      reactionsPerMin: positiveInt(env.RATE_REACTIONS_PER_MIN, 60),
+      conversationsPerMin: positiveInt(env.RATE_CONVERSATIONS_PER_MIN, 10),
     },
     ipRates: {
       loginsPerMin: positiveInt(env.RATE_LOGINS_PER_MIN_PER_IP, 20),

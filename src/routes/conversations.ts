@@ -19,7 +19,7 @@ import {
 import { areFriends, blockersAmong, hasBlocked } from "../db/social";
 import { findUserById, findUsersByEmails, findUsersByIds } from "../db/users";
 import { readConfig } from "../lib/config";
-import { pushToInboxes } from "../user/inbox";
+import { inboxStub, pushToInboxes } from "../user/inbox";
 import type { Env } from "../env";
 import { bearerSecurity, createApp } from "../lib/app";
 import { AppError, validationError } from "../lib/errors";
@@ -53,7 +53,7 @@ const create = createRoute({
   responses: {
     201: jsonResponse(ConversationSchema, "Created"),
     200: jsonResponse(ConversationSchema, "The existing direct conversation for this pair and context"),
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(400, 401, 404, 429),
   },
 });
 
@@ -104,6 +104,9 @@ conversationRoutes.openapi(create, async (c) => {
     const existing = await findDirect(db, key);
     if (existing) return c.json(toConversation(existing, me), 200);
   }
+  // Only a creation costs: a token of the creator's bucket, kept by their user object.
+  const allowance = await inboxStub(c.env, me).takeToken("conversations", readConfig(c.env).rates.conversationsPerMin);
+  if (!allowance.allowed) throw new AppError("RATE_LIMIT_EXCEEDED", "too many new conversations; slow down", { retryAfterMs: allowance.retryAfterMs });
   const now = nowIso();
   const id = newId("cnv");
   const roles: Record<string, ParticipantRole> = body.roles ?? {};

@@ -63,7 +63,7 @@ const edit = createRoute({
   summary: "Edit a message's content (sender only); sets edited_at and broadcasts message.updated",
   security: bearerSecurity,
   request: { params: MessageParams, body: { content: { "application/json": { schema: EditMessageBodySchema } }, required: true } },
-  responses: { 200: jsonResponse(MessageSchema, "The edited message"), ...errorResponses(400, 401, 403, 404, 409) },
+  responses: { 200: jsonResponse(MessageSchema, "The edited message"), ...errorResponses(400, 401, 403, 404, 409, 429) },
 });
 
 messageRoutes.openapi(edit, async (c) => {
@@ -95,10 +95,12 @@ for (const [method, add] of [["put", true], ["delete", false]] as const) {
     method,
     path: "/{message_id}/reactions/{emoji}",
     tags: ["messages"],
-    summary: add ? "Add the caller's reaction (one per user per emoji; idempotent)" : "Remove the caller's reaction",
+    summary: add
+      ? "Add the caller's reaction (one per user per emoji; idempotent; at most MAX_REACTIONS_PER_MESSAGE distinct emoji and 10 of the caller's per message; takes a reactions token)"
+      : "Remove the caller's reaction (takes a reactions token)",
     security: bearerSecurity,
     request: { params: ReactionParams },
-    responses: { 200: jsonResponse(ReactionsSchema, "The message's reactions"), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: jsonResponse(ReactionsSchema, "The message's reactions"), ...errorResponses(400, 401, 403, 404, 409, 429) },
   });
   messageRoutes.openapi(route, async (c) => {
     const { id, message_id: messageId, emoji } = c.req.valid("param");

@@ -1,8 +1,10 @@
+import type { Bucket, UserBucket } from "../conversation/limiter";
+
 /**
- * The user Durable Object's storage: unread counts per conversation (seeded from D1 when the
- * first inbox socket opens, then kept by events from conversations) and how many conversation
- * sockets the user has open in each conversation (reported by the conversation objects), and
- * what waits for a grace period (see Timer).
+ * The user Durable Object's storage: unread counts per conversation (seeded when the first
+ * inbox socket opens, then kept by events from conversations) and how many conversation
+ * sockets the user has open in each conversation (reported by the conversation objects), what
+ * waits for a grace period (see Timer), and the user's own token buckets (UserBucket).
  */
 
 /**
@@ -14,6 +16,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS unread (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS conversation_socket_counts (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL, stamp INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, user_id TEXT NOT NULL, at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS buckets (kind TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL);
 `;
 
 export class InboxState {
@@ -21,9 +24,14 @@ export class InboxState {
     sql.exec(SCHEMA);
   }
 
-  seedUnread(counts: { id: string; unread_count: number }[]): void {
-    this.sql.exec("DELETE FROM unread");
-    for (const c of counts) if (c.unread_count > 0) this.sql.exec("INSERT INTO unread (conversation_id, count) VALUES (?, ?)", c.id, c.unread_count);
+  /** Replaces every count but those of `keep` (set since by something newer). */
+  seedUnread(counts: { id: string; unread_count: number }[], keep: ReadonlySet<string>): void {
+    for (const { conversation_id } of this.sql.exec<{ conversation_id: string }>("SELECT conversation_id FROM unread").toArray()) {
+      if (!keep.has(conversation_id)) this.sql.exec("DELETE FROM unread WHERE conversation_id = ?", conversation_id);
+    }
+    for (const c of counts) {
+      if (c.unread_count > 0 && !keep.has(c.id)) this.sql.exec("INSERT OR REPLACE INTO unread (conversation_id, count) VALUES (?, ?)", c.id, c.unread_count);
+    }
   }
 
   /** Returns true when the stored count changed. */
@@ -83,6 +91,15 @@ export class InboxState {
     const row = this.sql.exec<{ user_id: string }>("SELECT user_id FROM timers WHERE name = ? AND at <= ?", timer, now).toArray()[0];
     if (row) this.sql.exec("DELETE FROM timers WHERE name = ?", timer);
     return row?.user_id ?? null;
+  }
+
+  bucket(kind: UserBucket): Bucket | null {
+    const row = this.sql.exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM buckets WHERE kind = ?", kind).toArray()[0];
+    return row ? { tokens: row.tokens, updatedAt: row.updated_at } : null;
+  }
+
+  setBucket(kind: UserBucket, bucket: Bucket): void {
+    this.sql.exec("INSERT OR REPLACE INTO buckets (kind, tokens, updated_at) VALUES (?, ?, ?)", kind, bucket.tokens, bucket.updatedAt);
   }
 
   nextDueAt(): number | null {

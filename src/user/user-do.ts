@@ -6,6 +6,7 @@ import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { nowIso } from "../lib/ids";
 import { CLOSE_TOKEN_EXPIRED, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
+import { debit, take, type UserBucket } from "../conversation/limiter";
 import type { Conversation } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import { InboxState } from "./inbox-state";
@@ -13,6 +14,8 @@ import { conversationStub } from "../conversation/access";
 
 /** Conversations told at once that the user's inbox opened or closed. */
 const CONVERSATIONS_TOLD_AT_ONCE = 50;
+/** How long after a user's last message in a conversation it is told when the user is throttled. */
+const SENDING_WINDOW_MS = 60_000;
 
 /** Frames of the inbox socket (DESIGN.md, Realtime: inbox socket). */
 export type InboxFrame =
@@ -25,9 +28,14 @@ export type InboxFrame =
   | { type: "pong"; ref?: string | number }
   | { type: "error"; ref?: string | number; code: string; message: string };
 
-export interface ConversationActivity {
-  conversationId: string;
+/** A conversation's unread count for the user, stamped so the newer of two counts is known (Conversation.inboxCount). */
+export interface InboxCount {
   unreadCount: number;
+  stamp: number;
+}
+
+export interface ConversationActivity extends InboxCount {
+  conversationId: string;
   /** New messages while the user had no socket open on that conversation: each becomes a notification. */
   messages: Message[];
 }
@@ -44,6 +52,16 @@ interface InboxIdentity {
  */
 export class UserDO extends DurableObject<Env> {
   private readonly state: InboxState;
+  /** Inbox sockets accepted but not greeted yet, with the frames waiting for their hello. */
+  private readonly greeting = new Map<WebSocket, string[]>();
+  /** While the first inbox's counts are being seeded: the stamp of the count taken per conversation (see takeCount). */
+  private seedStamps: Map<string, number> | null = null;
+  /** The seeding under way, which a second inbox opening meanwhile waits for. */
+  private seeding: Promise<void> | null = null;
+  /** Conversations where the user sent within SENDING_WINDOW_MS, with when: told when the user is throttled. */
+  private readonly sendingIn = new Map<string, number>();
+  /** The latest throttle the user's conversations were told of. */
+  private throttledUntil = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,9 +85,36 @@ export class UserDO extends DurableObject<Env> {
       return;
     }
     for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message });
-    if (this.state.setUnread(activity.conversationId, activity.unreadCount) || activity.messages.length > 0) {
-      this.broadcast({ type: "unread", conversation_id: activity.conversationId, unread_count: activity.unreadCount, total: this.state.totalUnread() });
+    if (this.takeCount(activity.conversationId, activity) || activity.messages.length > 0) {
+      this.broadcast({ type: "unread", conversation_id: activity.conversationId, unread_count: this.state.unreadOf(activity.conversationId), total: this.state.totalUnread() });
     }
+  }
+
+  /**
+   * A conversation reports messages the user sent there (batched, after the fact). They come off
+   * the user's bucket for all of their conversations, which may go into debt; while it is empty
+   * the answer is until when the user is throttled, and the other conversations where the user
+   * sent lately are told too. Otherwise null.
+   */
+  async messagesSpent(userId: string, conversationId: string, count: number, perMinute: number): Promise<number | null> {
+    const now = Date.now();
+    this.sendingIn.set(conversationId, now);
+    const { bucket, throttledUntil } = debit(this.state.bucket("messages"), count, now, perMinute);
+    this.state.setBucket("messages", bucket);
+    if (throttledUntil === null) return null;
+    if (throttledUntil > this.throttledUntil) {
+      this.throttledUntil = throttledUntil;
+      this.ctx.waitUntil(this.tellThrottled(userId, throttledUntil, conversationId));
+    }
+    return throttledUntil;
+  }
+
+  /** Takes a token of one of the user's own buckets (creating a conversation). */
+  async takeToken(kind: UserBucket, perMinute: number): Promise<{ allowed: boolean; retryAfterMs: number }> {
+    const result = take(this.state.bucket(kind), Date.now(), perMinute);
+    if (!result.allowed) return { allowed: false, retryAfterMs: result.retryAfterMs };
+    this.state.setBucket(kind, result.bucket);
+    return { allowed: true, retryAfterMs: 0 };
   }
 
   /** A conversation object reports how many sockets this user has open there. */
@@ -95,17 +140,59 @@ export class UserDO extends DurableObject<Env> {
     if (!identity) return new Response("missing identity", { status: 400 });
     const { 0: client, 1: server } = new WebSocketPair();
     // An inbox that closed within the grace period left this user registered with their
-    // conversations, so the counts kept here are current; otherwise they are seeded from D1.
+    // conversations, so the counts kept here are current; otherwise they are seeded.
     const first = this.inboxSockets().length === 0 && !this.state.cancel("inbox-closed");
-    if (first) this.state.seedUnread(await unreadCounts(database(this.env.DB), identity.id));
-    await this.withPresence(identity.id, () => {
+    // Accepted before anything is awaited: activity arriving while this inbox opens finds it
+    // open, so it is kept (never dropped, and no conversation is told there is no inbox); what is
+    // broadcast before the hello waits for it.
+    this.greeting.set(server, []);
+    const presence = this.withPresence(identity.id, () => {
       this.ctx.acceptWebSocket(server);
       server.serializeAttachment({ userId: identity.id, exp: identity.exp } satisfies InboxIdentity);
     });
-    if (first) await this.announceInbox(identity.id, true);
-    await this.scheduleAlarm(); // for this socket's token expiry
+    if (first) this.seeding = this.seed(identity.id).finally(() => (this.seeding = null));
+    try {
+      await presence;
+      await this.seeding; // a second inbox opening meanwhile waits for the same counts
+      await this.scheduleAlarm(); // for this socket's token expiry
+    } catch (err) {
+      this.greeting.delete(server);
+      server.close(1011, "inbox could not open");
+      throw err;
+    }
     this.send(server, { type: "hello", user_id: identity.id, unread_count: this.state.totalUnread(), conversations: this.state.unreadList() });
+    for (const frame of this.greeting.get(server) ?? []) this.send(server, frame);
+    this.greeting.delete(server);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * The first inbox's unread counts: D1's, then each conversation's own, which it answers when
+   * it learns of the inbox (D1's mirror trails the conversations). Activity arriving meanwhile
+   * is newer than D1's counts; against a conversation's answer, the larger stamp wins.
+   */
+  private async seed(userId: string): Promise<void> {
+    const stamps = new Map<string, number>();
+    this.seedStamps = stamps;
+    try {
+      const counts = await unreadCounts(database(this.env.DB), userId);
+      this.state.seedUnread(counts, new Set(stamps.keys()));
+      await this.announceInbox(userId, true);
+    } catch (err) {
+      console.error("inbox seed failed", err);
+    } finally {
+      this.seedStamps = null;
+    }
+  }
+
+  /** Stores a conversation's count unless, while seeding, a newer one was taken already. Returns true when the stored count changed. */
+  private takeCount(conversationId: string, count: InboxCount): boolean {
+    const stamps = this.seedStamps;
+    if (stamps) {
+      if ((stamps.get(conversationId) ?? -1) >= count.stamp) return false;
+      stamps.set(conversationId, count.stamp);
+    }
+    return this.state.setUnread(conversationId, count.unreadCount);
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
@@ -153,9 +240,24 @@ export class UserDO extends DurableObject<Env> {
   private async announceInbox(userId: string, open: boolean): Promise<void> {
     const ids = await conversationIdsOf(database(this.env.DB), userId);
     for (let i = 0; i < ids.length; i += CONVERSATIONS_TOLD_AT_ONCE) {
-      const told = await Promise.allSettled(ids.slice(i, i + CONVERSATIONS_TOLD_AT_ONCE).map((id) => conversationStub(this.env, id).inboxPresence(userId, open)));
-      for (const r of told) if (r.status === "rejected") console.error("inbox presence report failed", r.reason);
+      const batch = ids.slice(i, i + CONVERSATIONS_TOLD_AT_ONCE);
+      const told = await Promise.allSettled(batch.map((id) => conversationStub(this.env, id).inboxPresence(userId, open)));
+      told.forEach((r, n) => {
+        if (r.status === "rejected") console.error("inbox presence report failed", r.reason);
+        else if (r.value) this.takeCount(batch[n]!, r.value);
+      });
     }
+  }
+
+  /** Tells the other conversations where the user sent lately that they are throttled until `until`. */
+  private async tellThrottled(userId: string, until: number, reporter: string): Promise<void> {
+    const now = Date.now();
+    const told: Promise<void>[] = [];
+    for (const [conversationId, at] of this.sendingIn) {
+      if (at < now - SENDING_WINDOW_MS) this.sendingIn.delete(conversationId);
+      else if (conversationId !== reporter) told.push(conversationStub(this.env, conversationId).throttle(userId, until));
+    }
+    for (const r of await Promise.allSettled(told)) if (r.status === "rejected") console.error("throttle notice failed", r.reason);
   }
 
   private inboxSockets(except?: WebSocket): WebSocket[] {
@@ -231,7 +333,11 @@ export class UserDO extends DurableObject<Env> {
 
   private broadcast(frame: InboxFrame): void {
     const text = JSON.stringify(frame);
-    for (const ws of this.inboxSockets()) this.send(ws, text);
+    for (const ws of this.inboxSockets()) {
+      const waiting = this.greeting.get(ws);
+      if (waiting) waiting.push(text);
+      else this.send(ws, text);
+    }
   }
 
   private send(ws: WebSocket, frame: InboxFrame | string): void {

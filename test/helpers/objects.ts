@@ -37,3 +37,18 @@ export function failing<T extends object>(target: T, method: string, fault: { ca
     },
   });
 }
+
+/** The user's Durable Object (inbox sockets, presence, the user's own buckets), typed as a plain stub. */
+export function userStubOf(userId: string): DurableObjectStub {
+  return env.USERS.get(env.USERS.idFromName(userId)) as unknown as DurableObjectStub;
+}
+
+/**
+ * Per-test limits: replaces rates of the conversation object's configuration (RATE_*_PER_MIN, as
+ * src/lib/config.ts names them) in memory, until the object is evicted.
+ */
+export function overrideRates(conversationId: string, rates: Record<string, number>): Promise<void> {
+  return runInside(stubOf(conversationId), (instance) => {
+    Object.assign((instance.parts as { chat: { config: { rates: Record<string, number> } } }).chat.config.rates, rates);
+  });
+}

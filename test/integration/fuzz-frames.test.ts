@@ -364,8 +364,12 @@ beforeAll(async () => {
 let contextCounter = 0;
 type Seeded = { id: string; ids: Record<string, string>; messages: Frame[] };
 
-/** A fresh conversation with a message from each side and a pending offer from bob (alice may answer it). */
+/**
+ * A fresh conversation of fresh users (a user's message limit holds across all of their
+ * conversations) with a message from each side and a pending offer from bob (alice may answer it).
+ */
 async function seeded(): Promise<Seeded> {
+  [alice, bob] = await Promise.all([login("fuzz-alice"), login("fuzz-bob")]);
   contextCounter++;
   const id = await direct(alice, bob, { type: "fuzz-frames", id: `${Date.now()}-${contextCounter}-${Math.random().toString(36).slice(2)}` });
   const other = await sendRest(bob, id, "seed from bob");

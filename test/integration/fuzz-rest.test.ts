@@ -295,7 +295,6 @@ beforeAll(async () => {
   foreignConversation = await direct(bob, carol, { type: "fuzz-rest", id: `foreign-${Date.now()}` });
 });
 
-const users = () => ({ alice, bob, carol });
 type Actor = "alice" | "bob" | "carol";
 let runCounter = 0;
 const runId = () => `${Date.now().toString(36)}-${++runCounter}-${Math.random().toString(36).slice(2, 7)}`;
@@ -478,6 +477,9 @@ const CODES = {
 const canonical = (v: string) => /^(0|[1-9]\d{0,5})$/.test(v);
 
 async function runMessageRequests(requests: MessageRequest[], stats: Stats): Promise<void> {
+  // Senders of their own per run: a user's message limit holds across all of their conversations.
+  const [alice, bob] = await Promise.all([login("rest-alice"), login("rest-bob")]);
+  const users = { alice, bob, carol };
   const id = await direct(alice, bob, { type: "fuzz-rest", id: runId() });
   const model = new ConversationModel();
   const seeds = [
@@ -492,7 +494,7 @@ async function runMessageRequests(requests: MessageRequest[], stats: Stats): Pro
   }
 
   for (const req of requests) {
-    const user = users()[req.actor];
+    const user = users[req.actor];
     const ids = model.resolver(id, user.id);
     const convSegment = resolveSegment(req.conv, ids);
     const realConv = req.conv === "$CONV";

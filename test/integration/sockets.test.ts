@@ -1,19 +1,19 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { callJson, freshDirect, group, history, hs256, login, sendRest, type TestUser } from "../helpers/api";
 import { barrier, closeAll, count, open, openInbox, type Frame } from "../helpers/sockets";
 import { range, sleep } from "../helpers/wait";
 
-// Test files share D1 within the file: a few users are made once, and every test gets its own
-// conversation (a direct conversation per unique context, so each has a fresh Durable Object,
-// fresh rate-limit buckets and seq starting at 1).
+// Every test gets its own users (a user's message limit holds across all of their
+// conversations) and its own conversation (a direct conversation per unique context, so each has
+// a fresh Durable Object, fresh rate-limit buckets and seq starting at 1).
 
 let alice: TestUser;
 let bob: TestUser;
 let carol: TestUser;
 
-beforeAll(async () => {
+beforeEach(async () => {
   alice = await login("alice");
   bob = await login("bob");
   carol = await login("carol");

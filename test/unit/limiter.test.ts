@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { take, type Bucket } from "../../src/conversation/limiter";
+import { debit, take, type Bucket } from "../../src/conversation/limiter";
 
 /** Takes `n` times at the same instant, threading the bucket; returns how many were allowed and the last bucket. */
 function burst(start: Bucket | null, now: number, perMinute: number, n: number) {
@@ -98,5 +98,26 @@ describe("take (token bucket)", () => {
     const bucket: Bucket = { tokens: 0.25, updatedAt: 100_000 };
     const result = take(bucket, 50_000, 60);
     expect(result).toEqual({ allowed: false, retryAfterMs: 750 });
+  });
+});
+
+describe("debit (spends reported after the fact)", () => {
+  it("takes what was spent, and says nothing while a whole token is left", () => {
+    expect(debit(null, 3, 1_000, 10)).toEqual({ bucket: { tokens: 7, updatedAt: 1_000 }, throttledUntil: null });
+  });
+
+  it("goes into debt, throttled until the debt is waited off and a whole token is back", () => {
+    // 60/min: one token a second. Full (60), 70 spent: -10, so 11 s until a token.
+    expect(debit(null, 70, 0, 60)).toEqual({ bucket: { tokens: -10, updatedAt: 0 }, throttledUntil: 11_000 });
+    // Exactly empty: one token away.
+    expect(debit(null, 60, 0, 60).throttledUntil).toBe(1_000);
+  });
+
+  it("refills like take before it subtracts, and a take after the throttle succeeds", () => {
+    const { bucket, throttledUntil } = debit({ tokens: 0, updatedAt: 0 }, 5, 3_000, 60);
+    expect(bucket.tokens).toBeCloseTo(-2, 9);
+    expect(throttledUntil).toBe(6_000);
+    expect(take(bucket, throttledUntil!, 60).allowed).toBe(true);
+    expect(take(bucket, throttledUntil! - 1, 60).allowed).toBe(false);
   });
 });
