@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
-import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
+import { closeQuietly, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
 import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
@@ -219,7 +219,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.announceOffline(chat);
       for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
       chat.inboxes.flush();
-      chat.senders.flush();
+      if (chat.senders.followUpAt !== null && chat.senders.followUpAt <= Date.now()) chat.senders.flush();
       if (chat.summary.pending) await chat.summary.kick();
     } catch (err) {
       console.error("conversation alarm failed", err);
@@ -392,14 +392,6 @@ export class ConversationDO extends DurableObject<Env> {
     const next = Math.min(...candidates);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);
-  }
-}
-
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // already closed by the runtime
   }
 }
 

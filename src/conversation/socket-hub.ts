@@ -1,3 +1,4 @@
+import { closeQuietly } from "../lib/protocol";
 import type { ServerFrame } from "../schemas/frames";
 
 /** What a socket carries through hibernation (serializeAttachment): kept small. */
@@ -77,12 +78,6 @@ export class SocketHub {
   }
 
   closeUser(userId: string, code: number, reason: string): void {
-    for (const ws of this.ctx.getWebSockets(userId)) {
-      try {
-        ws.close(code, reason);
-      } catch {
-        // already closed
-      }
-    }
+    for (const ws of this.ctx.getWebSockets(userId)) closeQuietly(ws, code, reason);
   }
 }

@@ -13,6 +13,9 @@ import { inboxStub } from "../user/inbox";
  * report's latency (a few milliseconds within a colo), and it is paid back, since the user's
  * bucket goes into debt and the throttle lasts until the debt is waited off.
  */
+/** The longest a spend waits to be reported when its user is far from the limit. */
+const REPORT_WINDOW_MS = 5_000;
+
 export class UserThrottle {
   /** Spends not reported yet, per user. */
   private readonly unreported = new Map<string, number>();
@@ -44,10 +47,20 @@ export class UserThrottle {
     if (until > (this.until.get(userId) ?? 0)) this.until.set(userId, until);
   }
 
-  /** A message token was spent here: tell the user's object, soon. */
+  /**
+   * A message token was spent here: tell the user's object, soon. A user who may be near their
+   * limit (a twentieth of it spent here unreported) is reported at once, bounding the
+   * overshoot; anyone else within REPORT_WINDOW_MS, in one call for all their sends meanwhile,
+   * so an ordinary conversation does not pay a call per message.
+   */
   spent(userId: string): void {
-    this.unreported.set(userId, (this.unreported.get(userId) ?? 0) + 1);
-    this.flush();
+    const unreported = (this.unreported.get(userId) ?? 0) + 1;
+    this.unreported.set(userId, unreported);
+    if (unreported >= Math.max(1, Math.floor(this.perMinute() / 20))) return this.flush();
+    if (this.followUpAt === null) {
+      this.followUpAt = Date.now() + REPORT_WINDOW_MS;
+      this.onFollowUp();
+    }
   }
 
   /** Starts a round unless one is in flight (what is spent meanwhile goes in the next). */

@@ -48,3 +48,16 @@ export function expiredSockets<T>(sockets: Iterable<T>, expOf: (socket: T) => nu
   }
   return { expired, nextAt: earliest === null ? null : earliest * 1000 + EXPIRY_SWEEP_DELAY_MS };
 }
+
+/**
+ * Closes a socket the runtime may already have closed (a close or error handler, a racing
+ * close): nothing to answer then, so nothing is thrown. Handlers never pass 1005/1006 here:
+ * those say no close frame arrived, and the socket is already gone.
+ */
+export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed by the runtime
+  }
+}

@@ -5,7 +5,7 @@ import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { nowIso } from "../lib/ids";
-import { CLOSE_TOKEN_EXPIRED, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
+import { closeQuietly, CLOSE_TOKEN_EXPIRED, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import { debit, take, type UserBucket } from "../conversation/limiter";
 import type { Conversation } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
@@ -199,7 +199,7 @@ export class UserDO extends DurableObject<Env> {
     const identity = ws.deserializeAttachment() as InboxIdentity | null;
     if (frameBytes(raw) > MAX_FRAME_BYTES) {
       this.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
-      return ws.close(1009, "frame too large");
+      return closeQuietly(ws, 1009, "frame too large");
     }
     if (!identity || tokenExpired(identity.exp, Date.now())) return this.closeExpired(ws);
     const frame = parseObject(raw);
@@ -209,16 +209,21 @@ export class UserDO extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed
-    }
-    await this.onInboxGone(ws);
+    if (code !== 1005 && code !== 1006) closeQuietly(ws, code, reason);
+    await this.guarded("socket close", () => this.onInboxGone(ws));
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.onInboxGone(ws);
+    await this.guarded("socket error", () => this.onInboxGone(ws));
+  }
+
+  /** Runtime handlers never throw: a failure is logged, and the socket's own close does the rest. */
+  private async guarded(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      console.error(`inbox ${what} failed`, err);
+    }
   }
 
   // ── Presence ──
@@ -324,11 +329,7 @@ export class UserDO extends DurableObject<Env> {
   /** Told why, then closed with 4001 (the client may reconnect with a new token). */
   private closeExpired(ws: WebSocket): void {
     this.send(ws, { type: "error", code: "INVALID_TOKEN", message: "token has expired" });
-    try {
-      ws.close(CLOSE_TOKEN_EXPIRED, "token expired");
-    } catch {
-      // already closed
-    }
+    closeQuietly(ws, CLOSE_TOKEN_EXPIRED, "token expired");
   }
 
   private broadcast(frame: InboxFrame): void {

@@ -123,3 +123,42 @@ describe("an inbox socket opening while activity arrives", () => {
     }
   });
 });
+
+describe("hibernation handlers", () => {
+  /** A socket the runtime already closed: it has no identity, and closing it again throws. */
+  const deadSocket = () => {
+    const closes: number[] = [];
+    const ws = {
+      readyState: 3,
+      close(code: number) {
+        closes.push(code);
+        throw new TypeError("WebSocket already closed");
+      },
+      deserializeAttachment: () => null,
+      send() {
+        throw new TypeError("WebSocket already closed");
+      },
+    };
+    return { ws: ws as unknown as WebSocket, closes };
+  };
+
+  it("never answer a socket that is already gone (1005/1006), and never throw", async () => {
+    const [alice, bob] = await Promise.all([login("dead-alice"), login("dead-bob")]);
+    const id = await freshDirect(alice, bob, "dead-socket");
+    expect((await sendRest(alice, id, "wake the object")).status).toBe(201);
+    for (const stub of [stubOf(id), userStubOf(alice.id)]) {
+      const gone = deadSocket();
+      await runInside(stub, async (instance) => {
+        const handlers = instance as unknown as {
+          webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void>;
+          webSocketError(ws: WebSocket, error: unknown): Promise<void>;
+        };
+        await handlers.webSocketClose(gone.ws, 1006, "");
+        await handlers.webSocketClose(gone.ws, 1005, "");
+        await handlers.webSocketError(gone.ws, new Error("reset"));
+        await handlers.webSocketClose(gone.ws, 1000, "bye"); // a real close frame is answered, quietly
+      });
+      expect(gone.closes).toEqual([1000]);
+    }
+  });
+});
