@@ -58,7 +58,7 @@ export const invalidField = (field: string, message: string): Result<never> =>
 const isDuplicateClientId = (err: unknown) => err instanceof Error && /UNIQUE constraint failed: messages\.sender_id, messages\.client_id/.test(err.message);
 
 /** The longest that in-memory counters wait before they are saved (see Conversation.save). */
-const WRITE_BEHIND_MS = 1_000;
+const WRITE_BEHIND_MS = 5_000;
 
 const EDITABLE = new Set<Message["type"]>(["text", "product", "image", "file", "voice"]);
 /** One user's reactions on one message (DESIGN: Messages). */
