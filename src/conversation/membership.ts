@@ -146,10 +146,10 @@ export class Membership {
     return this.meta?.refusals[userId] ?? null;
   }
 
-  /** Active participant ids, in join order; at most `limit` of them. */
-  ids(limit = Number.MAX_SAFE_INTEGER): string[] {
+  /** Active participant ids, in join order. */
+  ids(): string[] {
     return this.sql
-      .exec<{ user_id: string }>("SELECT user_id FROM participants WHERE active = 1 ORDER BY joined_at, user_id LIMIT ?", limit)
+      .exec<{ user_id: string }>("SELECT user_id FROM participants WHERE active = 1 ORDER BY joined_at, user_id")
       .toArray()
       .map((r) => r.user_id);
   }
