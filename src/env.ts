@@ -44,6 +44,8 @@ export interface Identity {
   name: string | null;
   roles: string[];
   isAdmin: boolean;
+  /** The app's own backend (`roles` holds `service`): acts on any conversation, never a participant, never online. */
+  isService: boolean;
   /** Token expiry, seconds since the epoch; sockets close with 4001 after it. */
   exp: number;
 }

@@ -2,10 +2,10 @@ import { and, eq, gt, lt } from "drizzle-orm";
 import type { Env, Identity } from "../env";
 import { database } from "../db/client";
 import { wsTickets } from "../db/schema";
-import { readConfig } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { tokenExpired } from "../lib/protocol";
+import { privilegesOf } from "./tokens";
 
 export const TICKET_TTL_SECONDS = 30;
 
@@ -40,6 +40,5 @@ export async function redeemTicket(env: Env, ticket: string, now = Date.now()): 
     .get();
   if (!row) throw new AppError("INVALID_TOKEN", "ticket is unknown, used or expired");
   if (tokenExpired(row.tokenExp, now)) throw new AppError("INVALID_TOKEN", "the token this ticket was issued under has expired");
-  const isAdmin = row.roles.includes("admin") || (row.email !== null && readConfig(env).adminEmails.has(row.email));
-  return { id: row.userId, email: row.email, name: null, roles: row.roles, isAdmin, exp: row.tokenExp };
+  return { id: row.userId, email: row.email, name: null, roles: row.roles, ...privilegesOf(env, row.roles, row.email), exp: row.tokenExp };
 }

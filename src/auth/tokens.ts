@@ -38,8 +38,12 @@ export interface TokenSubject {
   name: string;
 }
 
-export async function issueToken(env: Env, user: TokenSubject, now = Date.now()): Promise<{ token: string; expiresIn: number }> {
-  const expiresIn = readConfig(env).tokenTtlSeconds;
+/** Signs a user's token, valid for TOKEN_TTL_SECONDS unless the caller (the service) asks for another lifetime. */
+export async function issueToken(
+  env: Env,
+  user: TokenSubject,
+  { now = Date.now(), expiresIn = readConfig(env).tokenTtlSeconds }: { now?: number; expiresIn?: number } = {},
+): Promise<{ token: string; expiresIn: number }> {
   const jwt = new SignJWT({ email: user.email ?? undefined, name: user.name, roles: [] })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(user.id)
@@ -56,6 +60,14 @@ function rolesFrom(claim: unknown): string[] {
   return [];
 }
 
+/** Admins by role or by ADMIN_EMAILS; the app's backend by the `service` role only. */
+export function privilegesOf(env: Env, roles: string[], email: string | null): Pick<Identity, "isAdmin" | "isService"> {
+  return {
+    isAdmin: roles.includes("admin") || (email !== null && readConfig(env).adminEmails.has(email)),
+    isService: roles.includes("service"),
+  };
+}
+
 export function identityFromClaims(env: Env, payload: JWTPayload): Identity {
   if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) {
     throw new AppError("INVALID_TOKEN", "token has no usable subject");
@@ -63,8 +75,7 @@ export function identityFromClaims(env: Env, payload: JWTPayload): Identity {
   const email = typeof payload.email === "string" ? payload.email.trim().toLowerCase() : null;
   const name = typeof payload.name === "string" ? payload.name : null;
   const roles = rolesFrom(payload.roles);
-  const isAdmin = roles.includes("admin") || (email !== null && readConfig(env).adminEmails.has(email));
-  return { id: payload.sub, email, name, roles, isAdmin, exp: payload.exp as number };
+  return { id: payload.sub, email, name, roles, ...privilegesOf(env, roles, email), exp: payload.exp as number };
 }
 
 /**

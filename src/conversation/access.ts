@@ -19,7 +19,7 @@ export function conversationStub(env: Env, id: string): DurableObjectStub<Conver
 }
 
 export function actorOf(identity: Identity): Actor {
-  return { id: identity.id, isAdmin: identity.isAdmin, exp: identity.exp };
+  return { id: identity.id, isAdmin: identity.isAdmin, isService: identity.isService, exp: identity.exp };
 }
 
 /** Turns a Durable Object's Result into a value, or throws its error as an AppError. */

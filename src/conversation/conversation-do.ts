@@ -4,11 +4,11 @@ import { readConfig } from "../lib/config";
 import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
 import { closeQuietly, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
-import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
+import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT, type ParticipantRole } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendInput } from "../schemas/messages";
+import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendMessageBody } from "../schemas/messages";
 import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
-import { accessDenied, Conversation, ok, type Actor, type Origin, type Result } from "./conversation";
+import { accessDenied, Conversation, fail, invalidField, ok, type Actor, type Origin, type Result } from "./conversation";
 import type { ConversationStatus, NewConversation, Refusal } from "./membership";
 import { MembershipDesk, type ConversationState, type NewParticipant } from "./membership-desk";
 import { OfferBook } from "./offer-book";
@@ -16,6 +16,7 @@ import { OfferDesk } from "./offer-desk";
 import type { ReactionMap } from "./reactions";
 import type { SocketIdentity } from "./socket-hub";
 import { hasSchema, migrate } from "./storage";
+import { withConversationId, type ConversationCommand, type Subscribed } from "../schemas/inbox-frames";
 import { inboxStub } from "../user/inbox";
 import type { InboxCount } from "../user/user-do";
 
@@ -64,7 +65,7 @@ export class ConversationDO extends DurableObject<Env> {
   async inboxPresence(userId: string, open: boolean): Promise<InboxCount | null> {
     const chat = this.parts?.chat;
     if (!chat || (open && !chat.membership.isParticipant(userId))) return null;
-    chat.inboxWatchers.set(userId, open);
+    chat.watchInbox(userId, open);
     return open ? chat.inboxCount(userId) : null;
   }
 
@@ -87,6 +88,34 @@ export class ConversationDO extends DurableObject<Env> {
     return this.settled(this.with(actor, "viewer", ({ members }) => members.remove(actor, userId)));
   }
 
+  // ── Subscriptions of inbox sockets (one socket per client), called by the user's object ──
+
+  /** Subscribes the actor's inbox sockets here; answers what `hello` would say. */
+  async subscribe(actor: Actor): Promise<Result<Subscribed>> {
+    return this.with(actor, "viewer", ({ chat }) => {
+      chat.subscribe(actor.id);
+      return ok(this.greeting(chat));
+    });
+  }
+
+  /** The user's last socket subscribed here unsubscribed or closed. */
+  async unsubscribe(userId: string): Promise<void> {
+    this.parts?.chat.unsubscribe(userId);
+  }
+
+  /**
+   * A conversation command from a subscribed inbox socket: decided exactly as on a conversation
+   * socket; the replies meant for the sending socket (the ack) are returned to be passed on.
+   */
+  async command(actor: Actor, frame: ConversationCommand): Promise<{ replies: string[]; error: ErrorInfo | null }> {
+    const replies: string[] = [];
+    const refused = this.parts ? this.parts.chat.access(actor, "viewer") : accessDenied(actor);
+    if (refused) return { replies, error: refused.ok ? null : refused.error };
+    const chat = this.parts!.chat;
+    const error = this.runCommand(actor, frame, { ref: frame.ref, reply: (text) => replies.push(withConversationId(text, chat.id)) });
+    return { replies, error };
+  }
+
   /** The user's object says the user is over their message limit across conversations until `until` (ms). */
   async throttle(userId: string, until: number): Promise<void> {
     this.parts?.chat.senders.throttle(userId, until);
@@ -97,8 +126,16 @@ export class ConversationDO extends DurableObject<Env> {
     this.parts?.members.setRefusals(refusals);
   }
 
-  async sendMessage(actor: Actor, input: SendInput): Promise<Result<{ message: Message; created: boolean }>> {
-    return this.with(actor, "participant", ({ chat }) => chat.send(actor, input, null));
+  async sendMessage(actor: Actor, input: SendMessageBody): Promise<Result<{ message: Message; created: boolean }>> {
+    if (actor.isService) return this.with(actor, "viewer", ({ chat }) => chat.sendForService(actor, input));
+    const { sender_id: senderId, type, ...fields } = input;
+    if (type === "system") return invalidField("type", "system messages are written by the server and the app's backend");
+    if (senderId !== undefined && senderId !== actor.id) return fail("FORBIDDEN", "only the app's backend sends as someone else");
+    return this.with(actor, "participant", ({ chat }) => chat.send(actor, { ...fields, type }, null));
+  }
+
+  async setParticipantRole(actor: Actor, userId: string, role: ParticipantRole): Promise<Result<ConversationState>> {
+    return this.settled(this.with(actor, "viewer", ({ members }) => members.setRole(actor, userId, role)));
   }
 
   async editMessage(actor: Actor, messageId: string, content: string): Promise<Result<Message>> {
@@ -236,7 +273,8 @@ export class ConversationDO extends DurableObject<Env> {
     migrate(ctx.storage.sql);
     const chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
     this.parts = { chat, offers: new OfferDesk(chat, new OfferBook(ctx.storage.sql, () => chat.id)), members: new MembershipDesk(chat) };
-    const open = new Set(ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1));
+    // Receipts sessions outlive a restart only with what they stand for: an open socket, a subscription, an open inbox.
+    const open = new Set([...ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1), ...chat.subscribers.openSessions(), ...chat.inboxWatchers.openSessions()]);
     chat.receipts.closeAllExcept(open, chat.log.lastSeq);
     // Woken from hibernation: the sockets' expiries are known only from their attachments.
     const expiries = expiredSockets(ctx.getWebSockets(), (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
@@ -272,7 +310,7 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   private openSocket(chat: Conversation, actor: Actor): Response {
-    const { hub, log, receipts, typing, membership } = chat;
+    const { hub, log, receipts, membership } = chat;
     const { 0: client, 1: server } = new WebSocketPair();
     // An admin who is not a participant watches: not present here, not counted toward their
     // presence, and no receipts session (receipts are the participants').
@@ -286,25 +324,47 @@ export class ConversationDO extends DurableObject<Env> {
     void this.scheduleAlarm();
     if (announce) hub.broadcast({ type: "presence", user_id: actor.id, online: true }, server);
     if (!watcher) chat.reportSockets(actor.id);
-    const online = hub.onlineUsers();
+    hub.send(server, { type: "hello", user_id: actor.id, ...this.greeting(chat) });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** What a new socket or subscription is told: the last seq, who takes part (bounded in big groups) and who is online or typing. */
+  private greeting(chat: Conversation): Subscribed {
+    const { hub, log, typing, membership } = chat;
+    const online = new Set([...hub.onlineUsers(), ...chat.subscribers.ids()]);
     const listed = membership.count <= PARTICIPANTS_LISTED ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, PARTICIPANTS_LISTED);
-    hub.send(server, {
-      type: "hello",
+    return {
       conversation_id: chat.id,
-      user_id: actor.id,
       last_seq: log.lastSeq,
       participants: listed.map((id) => ({ id, online: online.has(id) })),
       participant_count: membership.count,
       typing: typing.typingUsers(),
-    });
-    return new Response(null, { status: 101, webSocket: client });
+    };
   }
 
-  /** Dispatches one valid frame; returns the error to send back, if any. */
+  /** Dispatches one valid frame of a conversation socket; returns the error to send back, if any. */
   private handleFrame(ws: WebSocket, identity: SocketIdentity, frame: ClientFrame): ErrorInfo | null {
+    const { chat } = this.parts!;
+    // Sockets are users' (the service opens none).
+    const actor: Actor = { id: identity.userId, isAdmin: identity.admin, isService: false, exp: identity.exp };
+    switch (frame.type) {
+      case "sync":
+        chat.replays.start(ws, actor.id, frame.after_seq, frame.ref);
+        if (chat.replays.nextAt !== null) void this.scheduleAlarm();
+        return null;
+      case "ping": {
+        const spent = chat.spend(actor, "pings", () => null);
+        if (spent.ok) chat.hub.send(ws, { type: "pong", ref: frame.ref });
+        return spent.ok ? null : spent.error;
+      }
+      default:
+        return this.runCommand(actor, frame, { ref: frame.ref, reply: (text) => chat.hub.send(ws, text) });
+    }
+  }
+
+  /** A command of either socket kind (a sync through an inbox is replayed by the user's object from history pages). */
+  private runCommand(actor: Actor, frame: Exclude<ClientFrame, { type: "ping" }>, origin: Origin): ErrorInfo | null {
     const { chat, offers } = this.parts!;
-    const actor: Actor = { id: identity.userId, isAdmin: identity.admin, exp: identity.exp };
-    const origin: Origin = { ws, ref: frame.ref };
     const errorOf = (result: Result<unknown>) => (result.ok ? null : result.error);
     switch (frame.type) {
       case "message.send": {
@@ -333,14 +393,7 @@ export class ConversationDO extends DurableObject<Env> {
       case "read":
         return errorOf(chat.read(actor, frame.up_to_seq));
       case "sync":
-        chat.replays.start(ws, actor.id, frame.after_seq, frame.ref);
-        if (chat.replays.nextAt !== null) void this.scheduleAlarm();
-        return null;
-      case "ping": {
-        const spent = chat.spend(actor, "pings", () => null);
-        if (spent.ok) chat.hub.send(ws, { type: "pong", ref: frame.ref });
-        return errorOf(spent);
-      }
+        return { code: "VALIDATION_ERROR", message: "sync through an inbox socket is replayed by the user's object" };
     }
   }
 

@@ -5,7 +5,7 @@ import type { ErrorCode, ErrorInfo } from "../lib/errors";
 import { nowIso } from "../lib/ids";
 import type { Attachment } from "../schemas/attachments";
 import type { FrameRef } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SendInput } from "../schemas/messages";
+import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SendInput, SendMessageBody } from "../schemas/messages";
 import { AttachmentRegistry } from "./attachment-registry";
 import { CostMeter, type CostSnapshot } from "./cost-meter";
 import { BUCKETS, Limiter, type BucketKind } from "./limiter";
@@ -25,21 +25,24 @@ import { InboxWatchers } from "./inbox-watchers";
 import { PendingOffline } from "./pending-offline";
 import { Replays } from "./replays";
 import { UserThrottle } from "./user-throttle";
+import { Subscribers } from "./subscribers";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
   id: string;
   isAdmin: boolean;
+  /** The app's backend: reaches every conversation like an admin, and is never a participant. */
+  isService: boolean;
   /** Token expiry, seconds since the epoch. */
   exp: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
 
-/** The socket a command came from, when it came from one: it gets the ack. */
+/** The socket a command came from (a conversation socket, or an inbox socket through its user object): it gets the ack. */
 export interface Origin {
-  ws: WebSocket;
   ref: FrameRef;
+  reply(frame: string): void;
 }
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
@@ -47,9 +50,12 @@ export const fail = (code: ErrorCode, message: string, extra: Partial<ErrorInfo>
   ok: false,
   error: { code, message, ...extra },
 });
-/** The refusal for someone who may not reach a conversation, or for one that does not exist: only admins learn which. */
+/** Admins and the app's backend act on conversations they do not take part in (close binds, roles they set are locked). */
+export const isModerator = (actor: Actor): boolean => actor.isAdmin || actor.isService;
+
+/** The refusal for someone who may not reach a conversation, or for one that does not exist: only moderators learn which. */
 export const accessDenied = (actor: Actor): Result<never> =>
-  actor.isAdmin ? fail("CONVERSATION_NOT_FOUND", "conversation not found") : fail("CHAT_ACCESS_DENIED", "you are not a participant of this conversation");
+  isModerator(actor) ? fail("CONVERSATION_NOT_FOUND", "conversation not found") : fail("CHAT_ACCESS_DENIED", "you are not a participant of this conversation");
 
 export const invalidField = (field: string, message: string): Result<never> =>
   fail("VALIDATION_ERROR", `${field}: ${message}`, { details: [{ field, message }] });
@@ -84,6 +90,7 @@ export class Conversation {
   readonly meter: CostMeter;
   readonly inboxes: InboxNotifier;
   readonly inboxWatchers: InboxWatchers;
+  readonly subscribers: Subscribers;
   readonly pendingOffline: PendingOffline;
   readonly senders: UserThrottle;
   readonly replays: Replays;
@@ -111,7 +118,8 @@ export class Conversation {
     this.members.recover(Number(state.get("saved_through_seq") ?? 0));
     this.limiter = new Limiter(sql, unsaved);
     this.typing = new TypingState(sql);
-    this.hub = new SocketHub(ctx);
+    this.subscribers = new Subscribers(sql, env, conversationId);
+    this.hub = new SocketHub(ctx, (frame, exceptUserId) => this.subscribers.relay(frame, exceptUserId));
     this.receipts = new Receipts(sql);
     this.attachments = new AttachmentRegistry(sql);
     this.meter = new CostMeter(sql);
@@ -155,15 +163,15 @@ export class Conversation {
   }
 
   /**
-   * The object decides who may reach it: participants, and for `viewer` also admins. Anyone else
-   * gets CHAT_ACCESS_DENIED, for a conversation that does not exist too, so existence is not
-   * revealed; only admins learn CONVERSATION_NOT_FOUND.
+   * The object decides who may reach it: participants, and for `viewer` also admins and the
+   * service. Anyone else gets CHAT_ACCESS_DENIED, for a conversation that does not exist too, so
+   * existence is not revealed; only moderators learn CONVERSATION_NOT_FOUND.
    */
   access(actor: Actor, need: "participant" | "viewer"): Result<never> | null {
     if (!this.membership.current) return accessDenied(actor);
     if (this.membership.isParticipant(actor.id)) return null;
-    if (actor.isAdmin) return need === "viewer" ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
-    return accessDenied({ ...actor, isAdmin: false });
+    if (isModerator(actor)) return need === "viewer" ? null : fail("CHAT_ACCESS_DENIED", "only participants may do this");
+    return accessDenied({ ...actor, isAdmin: false, isService: false });
   }
 
   requireParticipant(actor: Actor): Result<never> | null {
@@ -215,18 +223,23 @@ export class Conversation {
   /** A retry of a send this sender already made under `clientId`: ack the first message again. */
   retried(actor: Actor, clientId: string, origin: Origin | null): Message | null {
     const existing = this.log.byClientId(actor.id, clientId);
-    if (existing && origin) this.hub.send(origin.ws, { type: "message.ack", client_id: clientId, ref: origin.ref ?? null, message: existing });
+    if (existing && origin) origin.reply(JSON.stringify({ type: "message.ack", client_id: clientId, ref: origin.ref ?? null, message: existing }));
     return existing;
   }
 
-  /** After commit: ack to the origin, message.new to every socket (one serialisation), D1 summary. */
+  /**
+   * After commit: ack to the origin, message.new to every socket and subscription (one
+   * serialisation), D1 summary. `delivered_to` names the participants it reached live: on a
+   * conversation socket, a subscribed inbox socket, or an open inbox (as a notification).
+   */
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
     const watching = this.hub.onlineUsers();
+    const reached = new Set([...watching, ...this.subscribers.ids(), ...this.inboxWatchers.ids()]);
     for (const message of messages) {
-      const recipients = [...watching].filter((id) => id !== message.sender_id && this.membership.isParticipant(id));
+      const recipients = [...reached].filter((id) => id !== message.sender_id && this.membership.isParticipant(id));
       const body = JSON.stringify(message);
       if (origin && message === acked) {
-        this.hub.send(origin.ws, `{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
+        origin.reply(`{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
       }
       this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${JSON.stringify(recipients)}}`);
       this.notifyInboxes(message, watching);
@@ -259,6 +272,32 @@ export class Conversation {
       if (userId === message.sender_id || watching.has(userId) || !this.membership.isParticipant(userId)) continue;
       this.inboxes.queue(userId, message.conversation_id, this.inboxCount(userId), message);
     }
+  }
+
+  /** A participant's inbox opened or closed: notifications go to open inboxes only, and what reaches one counts as delivered. */
+  watchInbox(userId: string, open: boolean): void {
+    if (open === this.inboxWatchers.has(userId)) return;
+    this.transaction(() => {
+      if (open) this.inboxWatchers.add(userId, this.receipts.openSession(userId, this.log.lastSeq));
+      else this.receipts.closeSession(this.inboxWatchers.remove(userId) ?? 0, this.log.lastSeq);
+    });
+  }
+
+  /** Subscribes a user's inbox socket here (idempotent); a participant's subscription delivers like a socket. */
+  subscribe(userId: string): void {
+    if (this.subscribers.has(userId)) return;
+    const watcher = !this.membership.isParticipant(userId);
+    this.transaction(() => this.subscribers.add(userId, watcher ? 0 : this.receipts.openSession(userId, this.log.lastSeq)));
+  }
+
+  /** Ends a user's subscription (their last subscribed socket went, they unsubscribed, or they were removed). */
+  unsubscribe(userId: string): boolean {
+    return this.transaction(() => {
+      const session = this.subscribers.remove(userId);
+      if (session === null) return false;
+      this.receipts.closeSession(session, this.log.lastSeq);
+      return true;
+    });
   }
 
   /** The user's object counts their open sockets here toward presence. */
@@ -310,9 +349,41 @@ export class Conversation {
     }
     this.publish([appended.value], origin);
     // Sending reads everything before it: the sender's inbox learns (once) that nothing is unread here.
-    if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, this.inboxCount(actor.id));
+    if (this.inboxWatchers.has(actor.id)) this.inboxes.queue(actor.id, this.id, this.inboxCount(actor.id));
     if (this.typing.stop(actor.id)) this.broadcastTyping(actor.id, false);
     return ok({ message: appended.value, created: true });
+  }
+
+  /**
+   * The app's backend sends a system message (no sender), or a message as one of the
+   * participants, which is that participant's send in every respect (rules, limits, cursor).
+   */
+  sendForService(actor: Actor, input: SendMessageBody): Result<{ message: Message; created: boolean }> {
+    const { sender_id: senderId, ...fields } = input;
+    if (senderId === undefined) {
+      return fields.type === "system" ? this.sendSystem(fields) : invalidField("sender_id", "the app's backend sends system messages, or names the participant it sends as");
+    }
+    if (fields.type === "system") return invalidField("sender_id", "a system message has no sender");
+    if (!this.membership.isParticipant(senderId)) return invalidField("sender_id", "is not a participant of this conversation");
+    return this.send({ id: senderId, isAdmin: false, isService: false, exp: actor.exp }, { ...fields, type: fields.type }, null);
+  }
+
+  /**
+   * A system message of the app's backend: no sender and no bucket, and allowed in a closed
+   * conversation (the backend may say why it closed it). A repeated client_id returns the first.
+   */
+  private sendSystem(input: Omit<SendMessageBody, "sender_id">): Result<{ message: Message; created: boolean }> {
+    if (input.attachment_id !== undefined) return invalidField("attachment_id", "system messages carry no attachment");
+    const invalid = this.validateContent(input.content, false);
+    if (invalid) return invalid;
+    if (input.reply_to !== undefined && !this.log.byId(input.reply_to)) return invalidField("reply_to", "must name a message of this conversation");
+    const existing = input.client_id ? this.log.byClientId(null, input.client_id) : null;
+    if (existing) return ok({ message: existing, created: false });
+    const message = this.transaction(() =>
+      this.append({ senderId: null, type: "system", content: input.content.trim(), data: input.data ?? null, replyTo: input.reply_to ?? null, clientId: input.client_id ?? null }),
+    );
+    this.publish([message], null);
+    return ok({ message, created: true });
   }
 
   /** Checks and appends a new message; the idempotency index refuses a client_id used before. */
@@ -468,7 +539,7 @@ export class Conversation {
     });
     if (cursor > before) {
       this.hub.broadcast({ type: "read", user_id: actor.id, up_to_seq: cursor });
-      if (this.inboxWatchers.ids().has(actor.id)) this.inboxes.queue(actor.id, this.id, this.inboxCount(actor.id));
+      if (this.inboxWatchers.has(actor.id)) this.inboxes.queue(actor.id, this.id, this.inboxCount(actor.id));
     }
     void this.summary.kick();
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });

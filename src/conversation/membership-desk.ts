@@ -1,7 +1,7 @@
 import { nowIso } from "../lib/ids";
 import { CLOSE_REMOVED } from "../lib/protocol";
 import { PARTICIPANTS_LISTED, type ParticipantRole } from "../schemas/conversations";
-import { fail, ok, type Actor, type Conversation, type Result } from "./conversation";
+import { fail, isModerator, ok, type Actor, type Conversation, type Result } from "./conversation";
 import type { ConversationStatus, NewConversation, Refusal } from "./membership";
 
 /** Someone to add, with what the Worker knows of them from D1. */
@@ -74,20 +74,21 @@ export class MembershipDesk {
   }
 
   /**
-   * Any participant may close or reopen; a close by a moderator (an admin) can be undone only by
-   * a moderator. A moderator who is not a participant leaves a system note naming the action.
+   * Any participant may close or reopen; a close by a moderator (an admin or the app's backend)
+   * can be undone only by a moderator. An admin who is not a participant leaves a system note
+   * naming the action (the backend posts its own messages when it wants any).
    */
   setStatus(actor: Actor, status: ConversationStatus): Result<ConversationState> {
     const c = this.conversation;
     const meta = c.membership.current!;
     if (meta.status === status) return ok(this.state(actor.id));
-    if (status === "active" && meta.closedBy === "moderator" && !actor.isAdmin) {
+    if (status === "active" && meta.closedBy === "moderator" && !isModerator(actor)) {
       return fail("FORBIDDEN", "a conversation closed by a moderator can be reopened only by a moderator");
     }
-    const asOutsider = !c.membership.isParticipant(actor.id);
+    const noted = actor.isAdmin && !c.membership.isParticipant(actor.id);
     const note = c.transaction(() => {
-      c.membership.setStatus(status, actor.isAdmin ? "moderator" : "participant");
-      if (!asOutsider) return null;
+      c.membership.setStatus(status, isModerator(actor) ? "moderator" : "participant");
+      if (!noted) return null;
       const change = status === "closed" ? "closed" : "reopened";
       return c.appendSystem(`Conversation ${change} by a moderator`, { action: `conversation.${change}`, actor_id: actor.id });
     });
@@ -95,7 +96,11 @@ export class MembershipDesk {
     return ok(this.state(actor.id));
   }
 
-  /** Participants (and admins) add people to groups; naming an existing participant changes their role. */
+  /**
+   * Participants, admins and the service add people to groups; naming an existing participant
+   * changes their role. A role a moderator gives is trusted and locked: participants may not
+   * change it; a participant's role is a label.
+   */
   add(actor: Actor, person: NewParticipant): Result<{ added: boolean; state: ConversationState }> {
     const c = this.conversation;
     const refused = this.requireGroup();
@@ -103,25 +108,35 @@ export class MembershipDesk {
     const { userId, role } = person;
     if (!person.known) return fail("USER_NOT_FOUND", "no such user");
     if (person.blockedCaller) return fail("BLOCKED", "this user does not accept conversations from you");
-    const existing = c.membership.roleOf(userId);
-    const { added } = c.transaction(() => c.membership.add(userId, role ?? existing ?? "member", nowIso()));
+    const existing = c.membership.seatOf(userId);
+    if (role !== undefined && existing?.locked && existing.role !== role && !isModerator(actor)) return lockedRole();
+    const seat = { role: role ?? existing?.role ?? "member", locked: (existing?.locked ?? false) || (role !== undefined && isModerator(actor)) };
+    const { added } = c.transaction(() => c.membership.add(userId, seat, nowIso()));
     return ok({ added, state: this.state(actor.id) });
   }
 
-  /** Leaving, or removal by the creator or an admin; the removed person's sockets close at once. */
+  /** The service and admins set a participant's role (in any conversation); it is locked from then on. */
+  setRole(actor: Actor, userId: string, role: ParticipantRole): Result<ConversationState> {
+    const c = this.conversation;
+    if (!isModerator(actor)) return lockedRole();
+    if (!c.membership.isParticipant(userId)) return fail("USER_NOT_FOUND", "not a participant of this conversation");
+    c.transaction(() => c.membership.add(userId, { role, locked: true }, nowIso()));
+    return ok(this.state(actor.id));
+  }
+
+  /** Leaving, or removal by the creator, an admin or the service; the removed person's sockets close at once. */
   remove(actor: Actor, userId: string): Result<ConversationState> {
     const c = this.conversation;
     const refused = this.requireGroup();
     if (refused) return refused;
     const meta = c.membership.current!;
-    if (!(actor.isAdmin || userId === actor.id || meta.createdBy === actor.id)) {
-      return fail("FORBIDDEN", "only the creator or an admin may remove others");
+    if (!(isModerator(actor) || userId === actor.id || meta.createdBy === actor.id)) {
+      return fail("FORBIDDEN", "only the creator, an admin or the app's backend may remove others");
     }
-    const removed = c.transaction(() => {
-      c.inboxWatchers.set(userId, false);
-      return c.membership.remove(userId);
-    });
+    const removed = c.transaction(() => c.membership.remove(userId));
     if (!removed) return fail("USER_NOT_FOUND", "not a participant");
+    c.watchInbox(userId, false);
+    if (c.unsubscribe(userId)) c.subscribers.ended(userId, "removed");
     if (c.typing.stop(userId)) c.broadcastTyping(userId, false);
     c.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
     return ok(this.state(actor.id));
@@ -137,3 +152,5 @@ export class MembershipDesk {
     return this.conversation.membership.current!.type === "group" ? null : fail("FORBIDDEN", "a direct conversation's participants are fixed");
   }
 }
+
+const lockedRole = (): Result<never> => fail("FORBIDDEN", "roles are set by the app's backend or an admin");

@@ -18,11 +18,17 @@ export interface ConversationMeta {
   refusals: Record<string, Refusal>;
 }
 
+/** A participant's place: their role, and whether only a moderator may change it (the service or an admin set it). */
+export interface Seat {
+  role: ParticipantRole;
+  locked: boolean;
+}
+
 export interface NewConversation {
   id: string;
   type: "direct" | "group";
   createdBy: string;
-  participants: { userId: string; role: ParticipantRole }[];
+  participants: ({ userId: string } & Seat)[];
   refusals: Record<string, Refusal>;
 }
 
@@ -47,7 +53,7 @@ export class Membership {
   private meta: ConversationMeta | null;
   private currentVersion: number;
   private activeCount: number;
-  private readonly roles = new Map<string, ParticipantRole | null>();
+  private readonly seats = new Map<string, Seat | null>();
 
   constructor(
     private readonly sql: SqlStorage,
@@ -75,51 +81,58 @@ export class Membership {
   /** Inside a transaction. Creating twice is refused by the caller (see Conversation.create). */
   create(input: NewConversation, now: string): void {
     const version = this.bump();
-    for (const { userId, role } of input.participants) {
+    for (const { userId, role, locked } of input.participants) {
       // Creation is mirrored by the Worker itself (one D1 batch with the conversation row).
       this.sql.exec(
-        "INSERT INTO participants (user_id, role, joined_at, active, version, mirrored_version) VALUES (?, ?, ?, 1, ?, ?)",
+        "INSERT INTO participants (user_id, role, role_locked, joined_at, active, version, mirrored_version) VALUES (?, ?, ?, ?, 1, ?, ?)",
         userId,
         role,
+        locked ? 1 : 0,
         now,
         version,
         version,
       );
     }
     this.activeCount = input.participants.length;
-    this.roles.clear();
+    this.seats.clear();
     this.saveMeta({ id: input.id, type: input.type, createdBy: input.createdBy, status: "active", closedBy: null, refusals: input.refusals }, true);
   }
 
-  roleOf(userId: string): ParticipantRole | null {
-    let role = this.roles.get(userId);
-    if (role === undefined) {
-      role = this.sql.exec<{ role: ParticipantRole }>("SELECT role FROM participants WHERE user_id = ? AND active = 1", userId).toArray()[0]?.role ?? null;
-      this.roles.set(userId, role);
+  seatOf(userId: string): Seat | null {
+    let seat = this.seats.get(userId);
+    if (seat === undefined) {
+      const row = this.sql.exec<{ role: ParticipantRole; role_locked: number }>("SELECT role, role_locked FROM participants WHERE user_id = ? AND active = 1", userId).toArray()[0];
+      seat = row ? { role: row.role, locked: row.role_locked === 1 } : null;
+      this.seats.set(userId, seat);
     }
-    return role;
+    return seat;
+  }
+
+  roleOf(userId: string): ParticipantRole | null {
+    return this.seatOf(userId)?.role ?? null;
   }
 
   isParticipant(userId: string): boolean {
-    return this.roleOf(userId) !== null;
+    return this.seatOf(userId) !== null;
   }
 
-  /** Adds, or changes the role of, a participant. Inside a transaction; returns whether they are new. */
-  add(userId: string, role: ParticipantRole, now: string): { added: boolean; changed: boolean } {
-    const existing = this.roleOf(userId);
-    if (existing === role) return { added: false, changed: false };
+  /** Adds a participant, or changes a participant's seat. Inside a transaction; returns whether they are new. */
+  add(userId: string, seat: Seat, now: string): { added: boolean; changed: boolean } {
+    const existing = this.seatOf(userId);
+    if (existing && existing.role === seat.role && existing.locked === seat.locked) return { added: false, changed: false };
     const version = this.bump();
     this.sql.exec(
-      `INSERT INTO participants (user_id, role, joined_at, active, version) VALUES (?, ?, ?, 1, ?)
-       ON CONFLICT(user_id) DO UPDATE SET role = excluded.role, active = 1, version = excluded.version,
+      `INSERT INTO participants (user_id, role, role_locked, joined_at, active, version) VALUES (?, ?, ?, ?, 1, ?)
+       ON CONFLICT(user_id) DO UPDATE SET role = excluded.role, role_locked = excluded.role_locked, active = 1, version = excluded.version,
          joined_at = CASE WHEN participants.active = 1 THEN participants.joined_at ELSE excluded.joined_at END`,
       userId,
-      role,
+      seat.role,
+      seat.locked ? 1 : 0,
       now,
       version,
     );
     if (existing === null) this.activeCount++;
-    this.roles.set(userId, role);
+    this.seats.set(userId, { ...seat });
     return { added: existing === null, changed: true };
   }
 
@@ -128,7 +141,7 @@ export class Membership {
     if (!this.isParticipant(userId)) return false;
     this.sql.exec("UPDATE participants SET active = 0, version = ? WHERE user_id = ?", this.bump(), userId);
     this.activeCount--;
-    this.roles.set(userId, null);
+    this.seats.set(userId, null);
     return true;
   }
 

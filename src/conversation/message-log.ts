@@ -113,8 +113,9 @@ export class MessageLog {
     return this.first("SELECT * FROM messages WHERE seq = ?", seq);
   }
 
-  byClientId(senderId: string, clientId: string): Message | null {
-    return this.first("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?", senderId, wellFormed(clientId));
+  /** A sender's message by its client_id; a null sender looks among system messages. */
+  byClientId(senderId: string | null, clientId: string): Message | null {
+    return this.first("SELECT * FROM messages WHERE sender_id IS ? AND client_id = ?", senderId, wellFormed(clientId));
   }
 
   byId(id: string): Message | null {

@@ -21,7 +21,11 @@ export class SocketHub {
   /** Frames handed to the runtime, for the cost report. */
   framesSent = 0;
 
-  constructor(private readonly ctx: DurableObjectState) {}
+  /** `relay` passes every broadcast on to the inbox sockets subscribed here (but those of `exceptUserId`). */
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly relay: (frame: string, exceptUserId?: string) => void,
+  ) {}
 
   accept(ws: WebSocket, identity: SocketIdentity): void {
     this.ctx.acceptWebSocket(ws, [identity.userId]);
@@ -67,6 +71,7 @@ export class SocketHub {
     for (const ws of this.ctx.getWebSockets()) {
       if (ws !== except) this.send(ws, text);
     }
+    this.relay(text);
   }
 
   /** Sends to every open socket except those of `userId`. */
@@ -75,6 +80,7 @@ export class SocketHub {
     for (const ws of this.ctx.getWebSockets()) {
       if (this.identity(ws)?.userId !== userId) this.send(ws, text);
     }
+    this.relay(text, userId);
   }
 
   closeUser(userId: string, code: number, reason: string): void {

@@ -99,6 +99,12 @@ const MIGRATIONS: string[] = [
    DROP TABLE sessions;
    ALTER TABLE sessions_next RENAME TO sessions;
    CREATE INDEX sessions_user ON sessions(user_id, from_seq);`,
+  // A role set by the app's backend or an admin can be changed only by them (membership.ts).
+  `ALTER TABLE participants ADD COLUMN role_locked INTEGER NOT NULL DEFAULT 0;`,
+  // Inbox sockets subscribed here, and the receipts sessions of subscriptions and open inboxes
+  // (what reaches an inbox socket counts as delivered: subscribers.ts, inbox-watchers.ts).
+  `CREATE TABLE subscribers (user_id TEXT PRIMARY KEY, session INTEGER NOT NULL);
+   ALTER TABLE inbox_watchers ADD COLUMN session INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */

@@ -80,12 +80,38 @@ export async function provisionUser(db: Db, identity: Identity): Promise<void> {
   provisioned.add(identity.id);
 }
 
+/**
+ * The app's backend keeps a profile under its own id: created when new, replaced when known.
+ * An email that already belongs to someone else is refused (emails identify people at login).
+ */
+export async function upsertUserById(
+  db: Db,
+  id: string,
+  profile: { email?: string | undefined; name: string; avatarUrl?: string | null | undefined },
+): Promise<{ row: UserRow; created: boolean } | { emailTaken: true }> {
+  if (profile.email !== undefined) {
+    const owner = (await findUsersByEmails(db, [profile.email]))[0];
+    if (owner && owner.id !== id) return { emailTaken: true };
+  }
+  const inserted = await db
+    .insert(users)
+    .values(newUserRow(id, profile.email ?? null, profile.name, profile.avatarUrl ?? null))
+    .onConflictDoNothing({ target: users.id })
+    .returning()
+    .get();
+  provisioned.add(id);
+  if (inserted) return { row: inserted, created: true };
+  const row = await updateUser(db, id, { name: profile.name, avatarUrl: profile.avatarUrl, email: profile.email });
+  return { row: row!, created: false };
+}
+
 export async function updateUser(
   db: Db,
   id: string,
-  patch: { name?: string | undefined; avatarUrl?: string | null | undefined },
+  patch: { name?: string | undefined; avatarUrl?: string | null | undefined; email?: string | undefined },
 ): Promise<UserRow | undefined> {
   const set: Partial<typeof users.$inferInsert> = { updatedAt: nowIso() };
+  if (patch.email !== undefined) set.email = patch.email;
   if (patch.name !== undefined) {
     set.name = patch.name;
     set.nameLower = patch.name.toLowerCase();

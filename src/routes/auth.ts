@@ -1,15 +1,15 @@
 import { createRoute } from "@hono/zod-openapi";
 import { issueTicket, TICKET_TTL_SECONDS } from "../auth/tickets";
 import { issueToken, signingKey } from "../auth/tokens";
-import { requireAuth } from "../auth/middleware";
+import { requireAuth, requireService, requireUser } from "../auth/middleware";
 import { database } from "../db/client";
-import { upsertUserByEmail } from "../db/users";
+import { findUserById, upsertUserByEmail } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
 import { limitPerIp } from "../limits/per-ip";
 import { readConfig } from "../lib/config";
 import { AppError, fromZodIssues } from "../lib/errors";
 import { errorResponses, jsonResponse } from "../schemas/common";
-import { LoginBodySchema, LoginResponseSchema, WsTicketResponseSchema } from "../schemas/users";
+import { LoginBodySchema, LoginResponseSchema, MintTokenBodySchema, WsTicketResponseSchema } from "../schemas/users";
 import { toUser } from "./users";
 
 export const authRoutes = createApp();
@@ -56,11 +56,30 @@ const wsTicket = createRoute({
   tags: ["auth"],
   summary: "A one-use ticket (30 s) for opening a WebSocket as `?ticket=`",
   security: bearerSecurity,
-  middleware: [limitPerIp("tickets"), requireAuth] as const,
+  middleware: [limitPerIp("tickets"), requireAuth, requireUser] as const,
   responses: { 200: jsonResponse(WsTicketResponseSchema, "The ticket"), ...errorResponses(401, 429) },
 });
 
 authRoutes.openapi(wsTicket, async (c) => {
   const ticket = await issueTicket(c.env, c.get("identity"));
   return c.json({ ticket, expires_in: TICKET_TTL_SECONDS }, 200);
+});
+
+const mintToken = createRoute({
+  method: "post",
+  path: "/token",
+  tags: ["service"],
+  summary: "The app's backend mints a token for one of its users (apps with session cookies and no identity provider)",
+  security: bearerSecurity,
+  middleware: [requireAuth, requireService] as const,
+  request: { body: { content: { "application/json": { schema: MintTokenBodySchema } }, required: true } },
+  responses: { 201: jsonResponse(LoginResponseSchema, "A bearer token for the user"), ...errorResponses(400, 401, 403, 404) },
+});
+
+authRoutes.openapi(mintToken, async (c) => {
+  const body = c.req.valid("json");
+  const user = await findUserById(database(c.env.DB), body.user_id);
+  if (!user) throw new AppError("USER_NOT_FOUND", "no user with this id (create it with PUT /api/v1/users/{id})");
+  const { token, expiresIn } = await issueToken(c.env, user, { expiresIn: body.expires_in });
+  return c.json({ access_token: token, token_type: "bearer" as const, expires_in: expiresIn, user: toUser(user) }, 201);
 });

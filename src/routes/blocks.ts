@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../auth/middleware";
+import { requireAuth, requireUser } from "../auth/middleware";
 import { refreshDirectConversations } from "../conversation/access";
 import { database } from "../db/client";
 import { block, unblock } from "../db/social";
@@ -10,7 +10,7 @@ import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import { BlockSchema, UserIdBodySchema } from "../schemas/social";
 
 export const blockRoutes = createApp();
-blockRoutes.use("*", requireAuth);
+blockRoutes.use("*", requireAuth, requireUser);
 
 const create = createRoute({
   method: "post",

@@ -33,6 +33,7 @@ import {
   CreateConversationBodySchema,
   ListConversationsQuerySchema,
   PatchConversationBodySchema,
+  SetRoleBodySchema,
   type CreateConversationBody,
   type ParticipantRole,
 } from "../schemas/conversations";
@@ -57,8 +58,8 @@ const create = createRoute({
   },
 });
 
-/** Everyone named by id or email, who must all exist, plus the creator. */
-async function resolveMembers(db: Db, me: string, body: CreateConversationBody): Promise<string[]> {
+/** Everyone named by id or email, who must all exist, plus the creator (first) unless the app's backend creates it. */
+async function resolveMembers(db: Db, creator: string | null, body: CreateConversationBody): Promise<string[]> {
   const ids = new Set(body.participant_ids ?? []);
   const emails = [...new Set(body.participant_emails ?? [])];
   const byEmail = await findUsersByEmails(db, emails);
@@ -68,8 +69,9 @@ async function resolveMembers(db: Db, me: string, body: CreateConversationBody):
   const missingId = [...ids].find((id) => !found.some((u) => u.id === id));
   if (missingId) throw new AppError("USER_NOT_FOUND", `no user with id ${missingId}`, { details: [{ field: "participant_ids", message: `unknown: ${missingId}` }] });
   for (const u of byEmail) ids.add(u.id);
-  ids.delete(me);
-  return [me, ...[...ids].sort()];
+  if (creator === null) return [...ids].sort();
+  ids.delete(creator);
+  return [creator, ...[...ids].sort()];
 }
 
 /**
@@ -87,15 +89,21 @@ function directKey(pair: string[], context: CreateConversationBody["context"]): 
   return `${[...pair].sort().join("|")}#${context ? `${context.type}:${context.id}` : ""}`;
 }
 
+/**
+ * A user creates a conversation they take part in; the app's backend creates one for others
+ * (it is not added), with roles that are trusted (locked) and no creation limit.
+ */
 conversationRoutes.openapi(create, async (c) => {
   const body = c.req.valid("json");
-  const me = c.get("identity").id;
+  const identity = c.get("identity");
+  const me = identity.id;
   const db = database(c.env.DB);
-  const members = await resolveMembers(db, me, body);
+  const members = await resolveMembers(db, identity.isService ? null : me, body);
   if (body.type === "direct" && members.length !== 2) {
-    throw validationError("participant_ids", "a direct conversation has exactly one other participant");
+    throw validationError("participant_ids", identity.isService ? "a direct conversation has exactly two participants" : "a direct conversation has exactly one other participant");
   }
-  await requireMayStart(c.env, db, me, members.slice(1), body.type);
+  if (members.length === 0) throw validationError("participant_ids", "name at least one participant");
+  if (!identity.isService) await requireMayStart(c.env, db, me, members.slice(1), body.type);
   const unknownRole = Object.keys(body.roles ?? {}).find((id) => !members.includes(id));
   if (unknownRole) throw validationError(`roles.${unknownRole}`, "is not a participant of this conversation");
 
@@ -104,13 +112,15 @@ conversationRoutes.openapi(create, async (c) => {
     const existing = await findDirect(db, key);
     if (existing) return c.json(toConversation(existing, me), 200);
   }
-  // Only a creation costs: a token of the creator's bucket, kept by their user object.
-  const allowance = await inboxStub(c.env, me).takeToken("conversations", readConfig(c.env).rates.conversationsPerMin);
-  if (!allowance.allowed) throw new AppError("RATE_LIMIT_EXCEEDED", "too many new conversations; slow down", { retryAfterMs: allowance.retryAfterMs });
+  if (!identity.isService) {
+    // Only a creation costs: a token of the creator's bucket, kept by their user object.
+    const allowance = await inboxStub(c.env, me).takeToken("conversations", readConfig(c.env).rates.conversationsPerMin);
+    if (!allowance.allowed) throw new AppError("RATE_LIMIT_EXCEEDED", "too many new conversations; slow down", { retryAfterMs: allowance.retryAfterMs });
+  }
   const now = nowIso();
   const id = newId("cnv");
   const roles: Record<string, ParticipantRole> = body.roles ?? {};
-  const participants = members.map((userId) => ({ userId, role: roles[userId] ?? "member" }));
+  const participants = members.map((userId) => ({ userId, role: roles[userId] ?? "member", locked: identity.isService && userId in roles }));
   // The object is the authority, so it exists first; D1's rows (for listing and the direct
   // key) follow. A create that loses the direct-key race leaves an object no one can reach.
   const refusals = body.type === "direct" ? await directRefusals(c.env, db, members[0]!, members[1]!) : {};
@@ -226,7 +236,7 @@ const patch = createRoute({
   method: "patch",
   path: "/{id}",
   tags: ["conversations"],
-  summary: "Change title, status (active|closed) or metadata (any participant, or an admin)",
+  summary: "Change title, status (active|closed) or metadata (any participant, an admin or the app's backend)",
   security: bearerSecurity,
   request: { params: IdParams, body: { content: { "application/json": { schema: PatchConversationBodySchema } }, required: true } },
   responses: { 200: jsonResponse(ConversationSchema, "The updated conversation"), ...errorResponses(400, 401, 403, 404) },
@@ -270,18 +280,39 @@ conversationRoutes.openapi(addMember, async (c) => {
   // Facts about the person from D1; the object refuses with them only after its own access check.
   const [known, blockedCaller] = await Promise.all([
     findUserById(db, body.user_id).then(Boolean),
-    body.user_id === identity.id ? false : hasBlocked(db, body.user_id, identity.id),
+    body.user_id === identity.id || identity.isService ? false : hasBlocked(db, body.user_id, identity.id),
   ]);
   const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
   const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known, blockedCaller }));
   return c.json(await conversationView(db, state, identity.id), added ? 201 : 200);
 });
 
+const setRole = createRoute({
+  method: "patch",
+  path: "/{id}/participants/{user_id}",
+  tags: ["conversations"],
+  summary: "Change a participant's role (the app's backend and admins only; participants cannot change it afterwards)",
+  security: bearerSecurity,
+  request: {
+    params: z.object({ id: IdSchema, user_id: IdSchema }),
+    body: { content: { "application/json": { schema: SetRoleBodySchema } }, required: true },
+  },
+  responses: { 200: jsonResponse(ConversationSchema, "The conversation with the new role"), ...errorResponses(400, 401, 403, 404) },
+});
+
+conversationRoutes.openapi(setRole, async (c) => {
+  const identity = c.get("identity");
+  const { id, user_id: userId } = c.req.valid("param");
+  const { stub, actor } = conversationOf(c.env, identity, id);
+  const state = unwrap(await stub.setParticipantRole(actor, userId, c.req.valid("json").role));
+  return c.json(await conversationView(database(c.env.DB), state, identity.id), 200);
+});
+
 const removeMember = createRoute({
   method: "delete",
   path: "/{id}/participants/{user_id}",
   tags: ["conversations"],
-  summary: "Leave a group, or remove someone (the creator or an admin); their sockets close with 4003",
+  summary: "Leave a group, or remove someone (the creator, an admin or the app's backend); their sockets close with 4003",
   security: bearerSecurity,
   request: { params: z.object({ id: IdSchema, user_id: IdSchema }) },
   responses: { 204: { description: "Removed" }, ...errorResponses(401, 403, 404) },

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../auth/middleware";
+import { requireAuth, requireUser } from "../auth/middleware";
 import { refreshDirectConversations } from "../conversation/access";
 import { database, type Db } from "../db/client";
 import {
@@ -25,7 +25,7 @@ import { pushToInboxes } from "../user/inbox";
 import { toUser } from "./users";
 
 export const friendRoutes = createApp();
-friendRoutes.use("*", requireAuth);
+friendRoutes.use("*", requireAuth, requireUser);
 
 async function toRequest(db: Db, row: FriendRequestRow, status: FriendRequest["status"] = row.status): Promise<FriendRequest> {
   const people = await findUsersByIds(db, [row.fromUserId, row.toUserId]);

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireAuth } from "../auth/middleware";
+import { requireAuth, requireUser } from "../auth/middleware";
 import { database } from "../db/client";
 import { presenceAudience, presenceOf } from "../db/social";
 import { bearerSecurity, createApp } from "../lib/app";
@@ -7,7 +7,7 @@ import { errorResponses, jsonResponse } from "../schemas/common";
 import { PresenceListSchema, PresenceQuerySchema } from "../schemas/social";
 
 export const presenceRoutes = createApp();
-presenceRoutes.use("*", requireAuth);
+presenceRoutes.use("*", requireAuth, requireUser);
 
 const presence = createRoute({
   method: "get",

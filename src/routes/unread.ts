@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireAuth } from "../auth/middleware";
+import { requireAuth, requireUser } from "../auth/middleware";
 import { database } from "../db/client";
 import { unreadCounts } from "../db/conversations";
 import { bearerSecurity, createApp } from "../lib/app";
@@ -7,7 +7,7 @@ import { errorResponses, jsonResponse } from "../schemas/common";
 import { UnreadSchema } from "../schemas/conversations";
 
 export const unreadRoutes = createApp();
-unreadRoutes.use("*", requireAuth);
+unreadRoutes.use("*", requireAuth, requireUser);
 
 const unread = createRoute({
   method: "get",

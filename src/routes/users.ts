@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../auth/middleware";
+import { requireAuth, requireService, requireUser } from "../auth/middleware";
 import { database } from "../db/client";
-import { findUserById, searchUsers, updateUser, type UserRow } from "../db/users";
+import { findUserById, searchUsers, updateUser, upsertUserById, type UserRow } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
-import { AppError } from "../lib/errors";
+import { AppError, validationError } from "../lib/errors";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
-import { PatchMeBodySchema, UserListSchema, UserSchema, UserSearchQuerySchema, type User } from "../schemas/users";
+import { PatchMeBodySchema, UpsertUserBodySchema, UserListSchema, UserSchema, UserSearchQuerySchema, type User } from "../schemas/users";
 
 export function toUser(row: Pick<UserRow, "id" | "email" | "name" | "avatarUrl" | "createdAt">): User {
   return { id: row.id, email: row.email, name: row.name, avatar_url: row.avatarUrl, created_at: row.createdAt };
@@ -20,6 +20,7 @@ const getMe = createRoute({
   tags: ["users"],
   summary: "The authenticated user",
   security: bearerSecurity,
+  middleware: [requireUser] as const,
   responses: { 200: jsonResponse(UserSchema, "The user"), ...errorResponses(401, 404) },
 });
 
@@ -35,6 +36,7 @@ const patchMe = createRoute({
   tags: ["users"],
   summary: "Change the authenticated user's name or avatar",
   security: bearerSecurity,
+  middleware: [requireUser] as const,
   request: { body: { content: { "application/json": { schema: PatchMeBodySchema } }, required: true } },
   responses: { 200: jsonResponse(UserSchema, "The updated user"), ...errorResponses(400, 401) },
 });
@@ -76,4 +78,26 @@ userRoutes.openapi(getUser, async (c) => {
   const row = await findUserById(database(c.env.DB), c.req.valid("param").id);
   if (!row) throw new AppError("USER_NOT_FOUND", "user not found");
   return c.json(toUser(row), 200);
+});
+
+const upsertUser = createRoute({
+  method: "put",
+  path: "/{id}",
+  tags: ["service"],
+  summary: "The app's backend creates or updates a user under the app's own id (the `sub` of that user's tokens)",
+  security: bearerSecurity,
+  middleware: [requireService] as const,
+  request: { params: z.object({ id: IdSchema }), body: { content: { "application/json": { schema: UpsertUserBodySchema } }, required: true } },
+  responses: {
+    201: jsonResponse(UserSchema, "Created"),
+    200: jsonResponse(UserSchema, "Updated"),
+    ...errorResponses(400, 401, 403),
+  },
+});
+
+userRoutes.openapi(upsertUser, async (c) => {
+  const body = c.req.valid("json");
+  const result = await upsertUserById(database(c.env.DB), c.req.valid("param").id, { email: body.email, name: body.name, avatarUrl: body.avatar_url });
+  if ("emailTaken" in result) throw validationError("email", "belongs to another user");
+  return c.json(toUser(result.row), result.created ? 201 : 200);
 });

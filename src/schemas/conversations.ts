@@ -96,6 +96,9 @@ export const ConversationListSchema = z
   .object({ conversations: z.array(ConversationSchema), next_cursor: z.string().nullable() })
   .openapi("ConversationList");
 
+/** The app's backend and admins set a participant's role; participants cannot change it afterwards. */
+export const SetRoleBodySchema = z.object({ role: ParticipantRoleSchema }).openapi("SetRoleBody");
+
 export const AddParticipantBodySchema = z
   .object({ user_id: IdSchema, role: ParticipantRoleSchema.optional() })
   .openapi("AddParticipantBody");

@@ -70,8 +70,16 @@ export type ParsedFrame =
   | { ok: true; frame: ClientFrame }
   | { ok: false; ref: FrameRef; code: ErrorCode; message: string };
 
-/** Pure: raw socket text → a typed frame, or the error frame's content naming what was wrong. */
+/** Pure: raw conversation-socket text → a typed frame, or the error frame's content naming what was wrong. */
 export function parseClientFrame(raw: string): ParsedFrame {
+  return parseFrame(ClientFrameSchema, raw);
+}
+
+/** A union of frame objects told apart by their literal `type`. */
+type FrameUnion = z.ZodDiscriminatedUnion<z.ZodObject<{ type: z.ZodLiteral<string> } & z.ZodRawShape>[]>;
+
+/** Pure: raw socket text → a frame of `schema`, or the error frame's content naming what was wrong (both socket kinds). */
+export function parseFrame<S extends FrameUnion>(schema: S, raw: string): { ok: true; frame: z.infer<S> } | { ok: false; ref: FrameRef; code: ErrorCode; message: string } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -83,9 +91,9 @@ export function parseClientFrame(raw: string): ParsedFrame {
   }
   const candidate = value as { ref?: unknown; type?: unknown };
   const ref = typeof candidate.ref === "string" || typeof candidate.ref === "number" ? candidate.ref : undefined;
-  const result = ClientFrameSchema.safeParse(value);
+  const result = schema.safeParse(value);
   if (result.success) return { ok: true, frame: result.data };
-  const known = ClientFrameSchema.options.some((o) => o.shape.type.value === candidate.type);
+  const known = schema.options.some((o) => o.shape.type.value === candidate.type);
   if (!known) {
     return { ok: false, ref, code: "VALIDATION_ERROR", message: `unknown frame type ${JSON.stringify(candidate.type ?? null)}` };
   }

@@ -39,13 +39,19 @@ const sendFields = {
   attachment_id: IdSchema.optional(),
 };
 
-export const SendMessageBodySchema = z
-  .object({ ...sendFields, type: ClientMessageTypeSchema.default("text") })
-  .openapi("SendMessageBody");
-
-/** What the conversation Durable Object receives for a send, from REST or a socket. */
+/** A participant's send, from REST or a socket. */
 export const SendInputSchema = z.object({ ...sendFields, type: ClientMessageTypeSchema.default("text") });
 export type SendInput = z.infer<typeof SendInputSchema>;
+
+/** The REST body: a participant's send, or the app's backend's (a system message, or one on behalf of a participant). */
+export const SendMessageBodySchema = SendInputSchema.extend({
+  type: z
+    .enum([...ClientMessageTypeSchema.options, "system"])
+    .default("text")
+    .openapi({ description: "`system` only from the app's backend (service token); from users: 400" }),
+  sender_id: IdSchema.optional().openapi({ description: "The app's backend only: send as this participant (every rule of their sends applies)" }),
+}).openapi("SendMessageBody");
+export type SendMessageBody = z.infer<typeof SendMessageBodySchema>;
 
 const SeqParam = z.coerce.number().int().min(0);
 

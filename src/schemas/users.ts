@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { HttpUrl, IsoTime } from "./common";
+import { HttpUrl, IdSchema, IsoTime } from "./common";
 
 export const UserSchema = z
   .object({
@@ -14,10 +14,14 @@ export type User = z.infer<typeof UserSchema>;
 
 const Name = z.string().trim().min(1).max(100);
 const AvatarUrl = HttpUrl;
+const Email = z.email().max(254).transform((e) => e.toLowerCase());
+
+/** The longest token the app's backend may mint for a user: 30 days. */
+export const MAX_MINTED_TOKEN_SECONDS = 30 * 24 * 3600;
 
 export const LoginBodySchema = z
   .object({
-    email: z.email().max(254).transform((e) => e.toLowerCase()),
+    email: Email,
     name: Name.optional(),
     avatar_url: AvatarUrl.optional(),
   })
@@ -31,6 +35,18 @@ export const LoginResponseSchema = z
     user: UserSchema,
   })
   .openapi("LoginResponse");
+
+/** The app's backend keeps its users' profiles here under its own ids (the `sub` of their tokens). */
+export const UpsertUserBodySchema = z
+  .object({ email: Email.optional(), name: Name, avatar_url: AvatarUrl.nullable().optional() })
+  .openapi("UpsertUserBody");
+
+export const MintTokenBodySchema = z
+  .object({
+    user_id: IdSchema,
+    expires_in: z.number().int().min(60).max(MAX_MINTED_TOKEN_SECONDS).optional().openapi({ description: "Seconds; TOKEN_TTL_SECONDS when absent, at most 30 days" }),
+  })
+  .openapi("MintTokenBody");
 
 export const WsTicketResponseSchema = z
   .object({ ticket: z.string(), expires_in: z.number().int() })

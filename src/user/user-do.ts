@@ -8,9 +8,14 @@ import { nowIso } from "../lib/ids";
 import { closeQuietly, CLOSE_TOKEN_EXPIRED, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import { debit, take, type UserBucket } from "../conversation/limiter";
 import type { Conversation } from "../schemas/conversations";
-import type { Message } from "../schemas/messages";
+import type { HistoryPage, Message } from "../schemas/messages";
 import { InboxState } from "./inbox-state";
+import { InboxSubscriptions } from "./subscriptions";
 import { conversationStub } from "../conversation/access";
+import type { Actor, Result } from "../conversation/conversation";
+import type { ErrorInfo } from "../lib/errors";
+import { parseInboxFrame, type ConversationCommand, type InboxClientFrame, type Subscribed, type UnsubscribeReason } from "../schemas/inbox-frames";
+import type { FrameRef } from "../schemas/frames";
 
 /** Conversations told at once that the user's inbox opened or closed. */
 const CONVERSATIONS_TOLD_AT_ONCE = 50;
@@ -25,8 +30,12 @@ export type InboxFrame =
   | { type: "presence"; user_id: string; online: boolean; last_seen: string | null }
   | { type: "friend.request"; request: Record<string, unknown> }
   | { type: "conversation.created"; conversation: Conversation }
-  | { type: "pong"; ref?: string | number }
-  | { type: "error"; ref?: string | number; code: string; message: string };
+  | { type: "pong"; ref?: FrameRef }
+  | ({ type: "subscribed"; ref?: FrameRef } & Subscribed)
+  | { type: "unsubscribed"; ref?: FrameRef; conversation_id: string; reason?: UnsubscribeReason }
+  | { type: "sync.batch"; ref?: FrameRef; conversation_id: string; messages: Message[] }
+  | { type: "sync.done"; ref?: FrameRef; conversation_id: string; last_seq: number }
+  | { type: "error"; ref?: FrameRef; conversation_id?: string; code: string; message: string; retry_after_ms?: number };
 
 /** A conversation's unread count for the user, stamped so the newer of two counts is known (Conversation.inboxCount). */
 export interface InboxCount {
@@ -40,10 +49,17 @@ export interface ConversationActivity extends InboxCount {
   messages: Message[];
 }
 
+/** What an inbox socket carries through hibernation. */
 interface InboxIdentity {
   userId: string;
   exp: number;
+  admin?: boolean;
+  /** Names the socket in the subscriptions table (sockets accepted before subscriptions existed have none). */
+  socketId?: string;
 }
+
+/** History pages a replay (subscribe with after_seq, or sync) reads at a time. */
+const REPLAY_PAGE = 100;
 
 /**
  * One per user: inbox sockets (hibernatable), unread totals and presence. Conversations tell
@@ -52,6 +68,7 @@ interface InboxIdentity {
  */
 export class UserDO extends DurableObject<Env> {
   private readonly state: InboxState;
+  private readonly subscriptions: InboxSubscriptions;
   /** Inbox sockets accepted but not greeted yet, with the frames waiting for their hello. */
   private readonly greeting = new Map<WebSocket, string[]>();
   /** While the first inbox's counts are being seeded: the stamp of the count taken per conversation (see takeCount). */
@@ -66,6 +83,7 @@ export class UserDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.state = new InboxState(ctx.storage.sql);
+    this.subscriptions = new InboxSubscriptions(ctx.storage.sql);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
   }
 
@@ -84,7 +102,9 @@ export class UserDO extends DurableObject<Env> {
       if (userId) await conversationStub(this.env, activity.conversationId).inboxPresence(userId, false);
       return;
     }
-    for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message });
+    // A socket subscribed to the conversation has had these as message.new already.
+    const subscribed = this.subscriptions.socketsOf(activity.conversationId);
+    for (const message of activity.messages) this.broadcast({ type: "notification.message", conversation_id: activity.conversationId, message }, subscribed);
     if (this.takeCount(activity.conversationId, activity) || activity.messages.length > 0) {
       this.broadcast({ type: "unread", conversation_id: activity.conversationId, unread_count: this.state.unreadOf(activity.conversationId), total: this.state.totalUnread() });
     }
@@ -127,6 +147,27 @@ export class UserDO extends DurableObject<Env> {
     return this.inboxSockets().length > 0;
   }
 
+  /**
+   * A subscribed conversation's frames, in order, for the sockets subscribed to it. Returns
+   * false (and ends the subscription there) when none is left, e.g. after a missed close.
+   */
+  async deliver(conversationId: string, frames: string[]): Promise<boolean> {
+    const sockets = this.socketsIn(this.subscriptions.socketsOf(conversationId));
+    if (sockets.length === 0) {
+      const userId = this.ctx.id.name;
+      if (userId) await conversationStub(this.env, conversationId).unsubscribe(userId);
+      return false;
+    }
+    for (const ws of sockets) for (const frame of frames) this.send(ws, frame);
+    return true;
+  }
+
+  /** The conversation ended the user's subscription (they were removed): the sockets are told at once. */
+  async subscriptionEnded(conversationId: string, reason: UnsubscribeReason): Promise<void> {
+    const frame: InboxFrame = { type: "unsubscribed", conversation_id: conversationId, reason };
+    for (const ws of this.socketsIn(this.subscriptions.removeConversation(conversationId))) this.send(ws, frame);
+  }
+
   /** Pushes an event (friend request, new conversation, someone's presence) to the inbox sockets. */
   async push(frame: InboxFrame): Promise<void> {
     this.broadcast(frame);
@@ -136,7 +177,7 @@ export class UserDO extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
-    const identity = JSON.parse(request.headers.get("x-chat-actor") ?? "null") as { id: string; exp: number } | null;
+    const identity = JSON.parse(request.headers.get("x-chat-actor") ?? "null") as Actor | null;
     if (!identity) return new Response("missing identity", { status: 400 });
     const { 0: client, 1: server } = new WebSocketPair();
     // An inbox that closed within the grace period left this user registered with their
@@ -148,7 +189,7 @@ export class UserDO extends DurableObject<Env> {
     this.greeting.set(server, []);
     const presence = this.withPresence(identity.id, () => {
       this.ctx.acceptWebSocket(server);
-      server.serializeAttachment({ userId: identity.id, exp: identity.exp } satisfies InboxIdentity);
+      server.serializeAttachment({ userId: identity.id, exp: identity.exp, admin: identity.isAdmin, socketId: crypto.randomUUID() } satisfies InboxIdentity);
     });
     if (first) this.seeding = this.seed(identity.id).finally(() => (this.seeding = null));
     try {
@@ -202,10 +243,76 @@ export class UserDO extends DurableObject<Env> {
       return closeQuietly(ws, 1009, "frame too large");
     }
     if (!identity || tokenExpired(identity.exp, Date.now())) return this.closeExpired(ws);
-    const frame = parseObject(raw);
-    const ref = typeof frame?.ref === "string" || typeof frame?.ref === "number" ? frame.ref : undefined;
-    if (frame?.type === "ping") return this.send(ws, { type: "pong", ref });
-    this.send(ws, { type: "error", ref, code: "VALIDATION_ERROR", message: "the inbox socket accepts only ping" });
+    if (typeof raw !== "string") return this.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
+    const parsed = parseInboxFrame(raw);
+    if (!parsed.ok) return this.send(ws, { type: "error", ...(parsed.ref !== undefined && { ref: parsed.ref }), code: parsed.code, message: parsed.message });
+    const frame = parsed.frame;
+    if (frame.type === "ping") return this.send(ws, { type: "pong", ref: frame.ref });
+    await this.guarded("frame", async () => {
+      const error = await this.handleFrame(ws, identity, frame);
+      if (error) this.send(ws, errorFrame(frame.ref, frame.conversation_id, error));
+    });
+  }
+
+  // ── One socket per client: subscriptions and conversation commands ──
+
+  /** A frame naming a conversation; returns the error to send back, if any. */
+  private async handleFrame(ws: WebSocket, identity: InboxIdentity, frame: Exclude<InboxClientFrame, { type: "ping" }>): Promise<ErrorInfo | null> {
+    const actor: Actor = { id: identity.userId, isAdmin: identity.admin ?? false, isService: false, exp: identity.exp };
+    const conversationId = frame.conversation_id;
+    const stub = conversationStub(this.env, conversationId);
+    switch (frame.type) {
+      case "subscribe": {
+        const result = await stub.subscribe(actor);
+        if (!result.ok) return result.error;
+        if (identity.socketId) this.subscriptions.add(identity.socketId, conversationId);
+        this.send(ws, { type: "subscribed", ...(frame.ref !== undefined && { ref: frame.ref }), ...result.value });
+        return frame.after_seq === undefined ? null : this.replay(ws, actor, conversationId, frame.after_seq, frame.ref);
+      }
+      case "unsubscribe": {
+        if (identity.socketId && this.subscriptions.remove(identity.socketId, conversationId) && !this.subscriptions.isSubscribed(conversationId)) {
+          await stub.unsubscribe(actor.id);
+        }
+        this.send(ws, { type: "unsubscribed", ...(frame.ref !== undefined && { ref: frame.ref }), conversation_id: conversationId });
+        return null;
+      }
+      case "sync":
+        return this.replay(ws, actor, conversationId, frame.after_seq, frame.ref);
+      default: {
+        const { replies, error } = await stub.command(actor, frame as ConversationCommand);
+        for (const reply of replies) this.send(ws, reply);
+        return error;
+      }
+    }
+  }
+
+  /**
+   * Every message after `afterSeq` as sync.batch frames, then sync.done: read a page at a time
+   * from the conversation's history, so a long replay never holds the conversation up.
+   */
+  private async replay(ws: WebSocket, actor: Actor, conversationId: string, afterSeq: number, ref: FrameRef): Promise<ErrorInfo | null> {
+    const stub = conversationStub(this.env, conversationId);
+    const refField = ref !== undefined ? { ref } : {};
+    let after = afterSeq;
+    for (;;) {
+      // Typed as the plain Result the object returns (the RPC type's Disposable parts defeat narrowing).
+      const page = (await stub.history(actor, { after_seq: after, limit: REPLAY_PAGE })) as Result<HistoryPage>;
+      if (!page.ok) return page.error;
+      const { messages, has_more: more } = page.value;
+      if (messages.length > 0) {
+        this.send(ws, { type: "sync.batch", ...refField, conversation_id: conversationId, messages });
+        after = messages[messages.length - 1]!.seq;
+      }
+      if (!more) break;
+    }
+    this.send(ws, { type: "sync.done", ...refField, conversation_id: conversationId, last_seq: after });
+    return null;
+  }
+
+  /** The open sockets among `socketIds`. */
+  private socketsIn(socketIds: Set<string>): WebSocket[] {
+    if (socketIds.size === 0) return [];
+    return this.inboxSockets().filter((ws) => socketIds.has((ws.deserializeAttachment() as InboxIdentity | null)?.socketId ?? ""));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -231,10 +338,18 @@ export class UserDO extends DurableObject<Env> {
   private async onInboxGone(ws: WebSocket): Promise<void> {
     const identity = ws.deserializeAttachment() as InboxIdentity | null;
     if (!identity) return;
+    if (identity.socketId) await this.endSubscriptions(identity.userId, identity.socketId);
     await this.withPresence(identity.userId, () => undefined, ws);
     if (this.inboxSockets(ws).length > 0) return;
     this.state.schedule("inbox-closed", identity.userId, Date.now() + readConfig(this.env).presenceGraceMs);
     await this.scheduleAlarm();
+  }
+
+  /** A gone socket's subscriptions end; a conversation no other socket of the user subscribed to stops sending. */
+  private async endSubscriptions(userId: string, socketId: string): Promise<void> {
+    const ended = this.subscriptions.removeSocket(socketId).filter((id) => !this.subscriptions.isSubscribed(id));
+    const told = await Promise.allSettled(ended.map((id) => conversationStub(this.env, id).unsubscribe(userId)));
+    for (const r of told) if (r.status === "rejected") console.error("unsubscribe failed", r.reason);
   }
 
   /**
@@ -332,9 +447,11 @@ export class UserDO extends DurableObject<Env> {
     closeQuietly(ws, CLOSE_TOKEN_EXPIRED, "token expired");
   }
 
-  private broadcast(frame: InboxFrame): void {
+  /** To every inbox socket, but those named in `exceptSocketIds`. */
+  private broadcast(frame: InboxFrame, exceptSocketIds?: Set<string>): void {
     const text = JSON.stringify(frame);
     for (const ws of this.inboxSockets()) {
+      if (exceptSocketIds?.has((ws.deserializeAttachment() as InboxIdentity | null)?.socketId ?? "")) continue;
       const waiting = this.greeting.get(ws);
       if (waiting) waiting.push(text);
       else this.send(ws, text);
@@ -352,12 +469,13 @@ export class UserDO extends DurableObject<Env> {
 
 const expOf = (ws: WebSocket): number | null => (ws.deserializeAttachment() as InboxIdentity | null)?.exp ?? null;
 
-function parseObject(raw: string | ArrayBuffer): { type?: unknown; ref?: unknown } | null {
-  if (typeof raw !== "string") return null;
-  try {
-    const value: unknown = JSON.parse(raw);
-    return typeof value === "object" && value !== null ? (value as { type?: unknown; ref?: unknown }) : null;
-  } catch {
-    return null;
-  }
+function errorFrame(ref: FrameRef, conversationId: string, error: ErrorInfo): InboxFrame {
+  return {
+    type: "error",
+    ...(ref !== undefined && { ref }),
+    conversation_id: conversationId,
+    code: error.code,
+    message: error.message,
+    ...(error.retryAfterMs !== undefined && { retry_after_ms: error.retryAfterMs }),
+  };
 }

@@ -178,3 +178,8 @@ export async function hs256(claims: JWTPayload, options: { secret?: string; exp?
 export function signAdminToken(user: TestUser): Promise<string> {
   return hs256({ sub: user.id, email: user.email, roles: ["admin"] });
 }
+
+/** A token of the app's backend (roles:["service"]); its `sub` names the backend. */
+export function serviceToken(name = "svc:test"): Promise<string> {
+  return hs256({ sub: name, roles: ["service"] });
+}

@@ -94,7 +94,7 @@ describe("inbox registration follows the inbox", () => {
     const [sender, reader] = await Promise.all([login("watch-sender"), login("watch-reader")]);
     const id = await group(sender, [reader]);
     const admin = await signAdminToken(sender);
-    const watching = () => runInside(stubOf(id), (instance) => (instance.parts as { chat: { inboxWatchers: { ids(): Set<string> } } }).chat.inboxWatchers.ids().has(reader.id));
+    const watching = () => runInside(stubOf(id), (instance) => (instance.parts as { chat: { inboxWatchers: { has(id: string): boolean } } }).chat.inboxWatchers.has(reader.id));
     const inbox = await openInbox(reader);
     expect(await watching()).toBe(true);
     inbox.close();
