@@ -99,6 +99,11 @@ const MIGRATIONS: string[] = [
    DROP TABLE sessions;
    ALTER TABLE sessions_next RENAME TO sessions;
    CREATE INDEX sessions_user ON sessions(user_id, from_seq);`,
+  // Full-text search (search-index.ts). Contentless (the text stays in `messages` only) and
+  // columnsize=0 (no per-message size row): indexing a batch writes one row per message plus a
+  // few segment rows, and it happens off the send path. Existing objects start unindexed and
+  // are caught up by their first search.
+  `CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2');`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */
