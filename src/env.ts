@@ -29,6 +29,7 @@ export interface Env {
   RATE_TYPING_PER_MIN?: string;
   RATE_PINGS_PER_MIN?: string;
   RATE_UPLOADS_PER_MIN?: string;
+  RATE_VOICE_NOTES_PER_MIN?: string;
   RATE_REACTIONS_PER_MIN?: string;
   RATE_CONVERSATIONS_PER_MIN?: string;
   MAX_REACTIONS_PER_MESSAGE?: string;

@@ -60,6 +60,7 @@ export async function startBenchServer(extraVars: Record<string, string | number
       RATE_TYPING_PER_MIN: LIFTED,
       RATE_PINGS_PER_MIN: LIFTED,
       RATE_UPLOADS_PER_MIN: LIFTED,
+      RATE_VOICE_NOTES_PER_MIN: LIFTED,
       RATE_REACTIONS_PER_MIN: LIFTED,
       RATE_CONVERSATIONS_PER_MIN: LIFTED,
       RATE_LOGINS_PER_MIN_PER_IP: LIFTED,

@@ -31,6 +31,8 @@ import type {
   ReadState,
   Receipts,
   RespondOfferBody,
+  SearchQuery,
+  SearchResults,
   SendMessageBody,
   TokenSource,
   Unread,
@@ -172,6 +174,16 @@ export class ChatClient {
     return this.request("GET", `/conversations/${seg(conversationId)}/messages`, { query });
   }
 
+  /** Full-text search in one conversation, newest first; the next page with `before_seq` = the smallest seq returned. */
+  searchMessages(conversationId: string, q: string, query: SearchQuery = {}): Promise<MessagePage> {
+    return this.request("GET", `/conversations/${seg(conversationId)}/messages`, { query: { q, ...query } });
+  }
+
+  /** Full-text search across your 50 most recently active conversations, newest first. */
+  searchAllMessages(q: string, limit?: number): Promise<SearchResults> {
+    return this.request("GET", "/search/messages", { query: { q, limit } });
+  }
+
   editMessage(conversationId: string, messageId: string, content: string): Promise<Message> {
     return this.request("PATCH", `/conversations/${seg(conversationId)}/messages/${seg(messageId)}`, { json: { content } });
   }
@@ -212,15 +224,15 @@ export class ChatClient {
     return this.request("POST", `/conversations/${seg(conversationId)}/attachments`, { form });
   }
 
-  /** Uploads audio and sends it as a `voice` message in one step (retry-safe with `client_id`). */
+  /** Uploads audio and sends it as a `voice` message in one step (retry-safe with `client_id`); without `duration` the server reads it from the audio where it can. */
   sendVoiceNote(
     conversationId: string,
     file: Blob,
-    options: { duration: number; name?: string; client_id?: string; content?: string; reply_to?: string },
+    options: { duration?: number; name?: string; client_id?: string; content?: string; reply_to?: string } = {},
   ): Promise<Message> {
     const form = new FormData();
     form.append("voice_note", file, options.name ?? fileName(file, "voice-note"));
-    form.append("duration", String(options.duration));
+    if (options.duration !== undefined) form.append("duration", String(options.duration));
     if (options.client_id !== undefined) form.append("client_id", options.client_id);
     if (options.content !== undefined) form.append("content", options.content);
     if (options.reply_to !== undefined) form.append("reply_to", options.reply_to);

@@ -25,6 +25,8 @@ import type {
   ReadBodySchema,
   ReadResponseSchema,
   ReceiptsSchema,
+  SearchQuerySchema,
+  SearchResultsSchema,
   SendMessageBodySchema,
 } from "../schemas/messages.js";
 import type { CreateOfferBodySchema, OfferSchema, RespondOfferBodySchema } from "../schemas/offers.js";
@@ -54,6 +56,8 @@ export type ConversationStats = z.infer<typeof ConversationStatsSchema>;
 export type Unread = z.infer<typeof UnreadSchema>;
 export type Message = z.infer<typeof MessageSchema>;
 export type MessagePage = z.infer<typeof HistoryResponseSchema>;
+export type SearchQuery = Partial<Omit<z.infer<typeof SearchQuerySchema>, "q">>;
+export type SearchResults = z.infer<typeof SearchResultsSchema>;
 export type Reactions = z.infer<typeof ReactionsSchema>;
 export type Receipts = z.infer<typeof ReceiptsSchema>;
 export type ReadState = z.infer<typeof ReadResponseSchema>;

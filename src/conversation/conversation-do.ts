@@ -6,9 +6,10 @@ import { closeQuietly, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS
 import type { Attachment } from "../schemas/attachments";
 import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT, type ParticipantRole } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SendMessageBody } from "../schemas/messages";
+import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SearchQuery, SendMessageBody } from "../schemas/messages";
 import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
 import { accessDenied, Conversation, fail, invalidField, ok, type Actor, type Origin, type Result } from "./conversation";
+import type { UploadBucket } from "./limiter";
 import type { ConversationStatus, NewConversation, Refusal } from "./membership";
 import { MembershipDesk, type ConversationState, type NewParticipant } from "./membership-desk";
 import { OfferBook } from "./offer-book";
@@ -158,6 +159,11 @@ export class ConversationDO extends DurableObject<Env> {
     return this.with(actor, "viewer", ({ chat }) => ok(chat.history(actor, query)));
   }
 
+  /** Full-text search, for whoever may read the history (participants, admins). */
+  async search(actor: Actor, query: SearchQuery): Promise<Result<HistoryPage>> {
+    return this.with(actor, "viewer", ({ chat }) => chat.searchMessages(query));
+  }
+
   async markRead(actor: Actor, upToSeq: number | undefined): Promise<Result<ReadState>> {
     // The REST caller may list or count unread right after this returns: let D1 catch up first.
     return this.settled(this.with(actor, "participant", ({ chat }) => chat.read(actor, upToSeq)));
@@ -171,9 +177,9 @@ export class ConversationDO extends DurableObject<Env> {
     return this.with(actor, "participant", ({ offers }) => offers.respond(actor, offerId, input, null));
   }
 
-  /** Checks membership, open state and the upload bucket before the Worker stores any bytes. */
-  async admitUpload(actor: Actor): Promise<Result<null>> {
-    return this.with(actor, "participant", ({ chat }) => chat.admitUpload(actor));
+  /** Checks membership, open state and the upload's bucket (voice notes have their own) before the Worker stores any bytes. */
+  async admitUpload(actor: Actor, bucket: UploadBucket = "uploads"): Promise<Result<null>> {
+    return this.with(actor, "participant", ({ chat }) => chat.admitUpload(actor, bucket));
   }
 
   /**

@@ -5,14 +5,16 @@ import type { ErrorCode, ErrorInfo } from "../lib/errors";
 import { nowIso } from "../lib/ids";
 import type { Attachment } from "../schemas/attachments";
 import type { FrameRef } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SendInput, SendMessageBody } from "../schemas/messages";
+import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SearchQuery, SendInput, SendMessageBody } from "../schemas/messages";
+import { ftsMatch, searchWords } from "../lib/search-query";
 import { AttachmentRegistry } from "./attachment-registry";
 import { CostMeter, type CostSnapshot } from "./cost-meter";
-import { BUCKETS, Limiter, type BucketKind } from "./limiter";
+import { BUCKETS, Limiter, type BucketKind, type UploadBucket } from "./limiter";
 import { Members } from "./members";
 import { MessageLog, type NewMessage } from "./message-log";
 import { Reactions, type ReactionMap } from "./reactions";
 import { Receipts } from "./receipts";
+import { SearchIndex } from "./search-index";
 import { SocketHub } from "./socket-hub";
 import { Membership } from "./membership";
 import { StateStore } from "./storage";
@@ -65,6 +67,12 @@ const isDuplicateClientId = (err: unknown) => err instanceof Error && /UNIQUE co
 
 /** The longest that in-memory counters wait before they are saved (see Conversation.save). */
 const WRITE_BEHIND_MS = 5_000;
+/**
+ * The write-behind save indexes waiting messages for search once at least this many wait: the
+ * index's fixed cost per batch (a few segment rows) is then spread thin. A search indexes
+ * whatever waits first, so fewer waiting are never missed.
+ */
+const SEARCH_INDEX_BATCH = 64;
 
 const EDITABLE = new Set<Message["type"]>(["text", "product", "image", "file", "voice"]);
 /** One user's reactions on one message (DESIGN: Messages). */
@@ -94,6 +102,7 @@ export class Conversation {
   readonly pendingOffline: PendingOffline;
   readonly senders: UserThrottle;
   readonly replays: Replays;
+  readonly search: SearchIndex;
 
   /** When what is kept in memory (buckets, senders' cursors, the mirrored seq) is next saved; null when nothing waits. */
   saveAt: number | null = null;
@@ -127,6 +136,7 @@ export class Conversation {
     this.inboxWatchers = new InboxWatchers(sql);
     this.pendingOffline = new PendingOffline(state);
     this.senders = new UserThrottle(env, conversationId, () => config.rates.messagesPerMin, requestAlarm);
+    this.search = new SearchIndex(sql, state);
     this.replays = new Replays(this.hub, this.log, (userId, seq) => this.markDelivered(userId, seq));
     this.summary = new SummaryMirror(env.DB, env.MIRROR, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
@@ -154,6 +164,7 @@ export class Conversation {
       this.summary.saveMirrored();
       const through = String(this.log.lastSeq);
       if (this.state.get("saved_through_seq") !== through) this.state.set("saved_through_seq", through);
+      if (this.search.pending(this.log.lastSeq) >= SEARCH_INDEX_BATCH) this.search.catchUp(this.log.lastSeq);
     });
   }
 
@@ -320,11 +331,11 @@ export class Conversation {
 
   // ── Uploads ──
 
-  /** Before the Worker reads an upload's body: the sender may send here, and has upload tokens. */
-  admitUpload(actor: Actor): Result<null> {
+  /** Before the Worker reads an upload's body: the sender may send here, and has tokens in `bucket`. */
+  admitUpload(actor: Actor, bucket: UploadBucket): Result<null> {
     const refused = this.requireMaySend(actor) ?? this.requireOpen();
     if (refused) return refused;
-    return this.spend(actor, "uploads", () => null);
+    return this.spend(actor, bucket, () => null);
   }
 
   /** After the bytes are stored: registered only if the uploader may still send here. */
@@ -460,7 +471,10 @@ export class Conversation {
     if (closed) return closed;
     const invalid = this.validateContent(content, message.attachment !== null);
     if (invalid) return invalid;
-    const spent = this.spend(actor, "messages", () => this.log.edit(message.seq, content.trim(), nowIso()));
+    const spent = this.spend(actor, "messages", () => {
+      this.log.edit(message.seq, content.trim(), nowIso());
+      this.search.edited(message);
+    });
     if (!spent.ok) return spent;
     const updated = this.log.bySeq(message.seq)!;
     this.publishUpdate(updated);
@@ -480,6 +494,7 @@ export class Conversation {
     if (!byModerator && !this.membership.isParticipant(actor.id)) return fail("CHAT_ACCESS_DENIED", "only participants may do this");
     const note = this.transaction(() => {
       this.log.softDelete(message.seq, nowIso());
+      this.search.forget(message);
       this.attachments.withdraw(message.seq);
       return byModerator ? this.appendSystem("A message was removed by a moderator", { action: "message.deleted", actor_id: actor.id, message_id: message.id }) : null;
     });
@@ -551,6 +566,18 @@ export class Conversation {
     const newest = page.messages[page.messages.length - 1];
     if (newest) this.markDelivered(actor.id, newest.seq);
     return page;
+  }
+
+  /**
+   * Full-text search, newest first: whatever is not indexed yet is indexed first, so a message
+   * is found as soon as it was acknowledged. Finding is not fetching: nothing is marked delivered.
+   */
+  searchMessages(query: SearchQuery): Result<HistoryPage> {
+    const words = searchWords(query.q);
+    if (words.length === 0) return invalidField("q", "must contain at least one word (letters or digits)");
+    if (this.search.pending(this.log.lastSeq) > 0) this.transaction(() => this.search.catchUp(this.log.lastSeq));
+    const seqs = this.search.matching(ftsMatch(words), query.before_seq ?? Number.MAX_SAFE_INTEGER, query.limit + 1);
+    return ok({ messages: this.log.atSeqs(seqs.slice(0, query.limit)), has_more: seqs.length > query.limit });
   }
 
   markDelivered(userId: string, seq: number): void {

@@ -6,7 +6,10 @@ export interface Bucket {
 }
 
 /** The buckets a conversation object keeps per user. */
-export type BucketKind = "messages" | "typing" | "pings" | "uploads" | "reactions";
+export type BucketKind = "messages" | "typing" | "pings" | "uploads" | "voice_notes" | "reactions";
+
+/** The buckets an upload may take from: voice notes have their own, every other file takes uploads. */
+export type UploadBucket = Extract<BucketKind, "uploads" | "voice_notes">;
 
 /**
  * Policy as data: what each bucket pays for, the rate it takes from the configuration, and what
@@ -19,8 +22,10 @@ export const BUCKETS: Record<BucketKind, { rate: keyof Config["rates"]; refusal:
   // Refused typing is dropped quietly (typing.stop is free).
   typing: { rate: "typingPerMin", refusal: "too much typing" },
   pings: { rate: "pingsPerMin", refusal: "too many pings" },
-  // Uploads, admitted before their body is read.
+  // Uploads (files and images), admitted before their body is read.
   uploads: { rate: "uploadsPerMin", refusal: "too many uploads; slow down" },
+  // Voice notes (POST …/voice-notes), admitted the same way; recording one does not use up file uploads.
+  voice_notes: { rate: "voiceNotesPerMin", refusal: "too many voice notes; slow down" },
   // Every reaction added or removed.
   reactions: { rate: "reactionsPerMin", refusal: "too many reactions; slow down" },
 };

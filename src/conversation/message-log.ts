@@ -152,6 +152,14 @@ export class MessageLog {
     return { messages: rows.slice(0, limit).reverse(), has_more: rows.length > limit };
   }
 
+  /** The messages `seqs` (scattered, such as search results), newest first. */
+  atSeqs(seqs: readonly number[]): Message[] {
+    if (seqs.length === 0) return [];
+    const rows = this.sql.exec<MessageRow>("SELECT * FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq DESC", JSON.stringify(seqs)).toArray();
+    const reactions = this.reactions.ofSeqs(seqs);
+    return rows.map((row) => this.toMessage(row, reactions.get(row.seq) ?? {}));
+  }
+
   private first(query: string, ...bindings: unknown[]): Message | null {
     return this.rows(query, ...bindings)[0] ?? null;
   }

@@ -20,12 +20,20 @@ export class Reactions {
 
   /** Reactions of every message with fromSeq <= seq <= toSeq, in one query. */
   inRange(fromSeq: number, toSeq: number): Map<number, ReactionMap> {
+    return this.collect("SELECT seq, emoji, user_id FROM reactions WHERE seq BETWEEN ? AND ? ORDER BY seq, created_at, user_id", fromSeq, toSeq);
+  }
+
+  /** Reactions of the messages `seqs` (scattered ones, such as search results), in one query. */
+  ofSeqs(seqs: readonly number[]): Map<number, ReactionMap> {
+    return this.collect(
+      "SELECT seq, emoji, user_id FROM reactions WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq, created_at, user_id",
+      JSON.stringify(seqs),
+    );
+  }
+
+  private collect(query: string, ...bindings: unknown[]): Map<number, ReactionMap> {
     const out = new Map<number, ReactionMap>();
-    for (const row of this.sql.exec<{ seq: number; emoji: string; user_id: string }>(
-      "SELECT seq, emoji, user_id FROM reactions WHERE seq BETWEEN ? AND ? ORDER BY seq, created_at, user_id",
-      fromSeq,
-      toSeq,
-    )) {
+    for (const row of this.sql.exec<{ seq: number; emoji: string; user_id: string }>(query, ...bindings)) {
       const map = out.get(row.seq) ?? {};
       (map[row.emoji] ??= []).push(row.user_id);
       out.set(row.seq, map);

@@ -105,12 +105,20 @@ const MIGRATIONS: string[] = [
   // (what reaches an inbox socket counts as delivered: subscribers.ts, inbox-watchers.ts).
   `CREATE TABLE subscribers (user_id TEXT PRIMARY KEY, session INTEGER NOT NULL);
    ALTER TABLE inbox_watchers ADD COLUMN session INTEGER NOT NULL DEFAULT 0;`,
+  // Full-text search (search-index.ts). Contentless (the text stays in `messages` only) and
+  // columnsize=0 (no per-message size row): indexing a batch writes one row per message plus a
+  // few segment rows, and it happens off the send path. Existing objects start unindexed and
+  // are caught up by their first search.
+  `CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2');`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */
 export function hasSchema(sql: SqlStorage): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
 }
+
+/** The schema version a migrated object has: the number of steps. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function migrate(sql: SqlStorage): void {
   sql.exec("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");

@@ -174,6 +174,19 @@ export async function conversationIdsOf(db: Db, userId: string): Promise<string[
   return rows.map((r) => r.id);
 }
 
+/** Ids of the user's `limit` most recently active conversations (D1's mirror of membership, as the list shows it). */
+export async function recentConversationIds(db: Db, userId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: participants.conversationId })
+    .from(participants)
+    .innerJoin(conversations, eq(conversations.id, participants.conversationId))
+    .where(eq(participants.userId, userId))
+    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
+    .limit(limit)
+    .all();
+  return rows.map((r) => r.id);
+}
+
 /** Unread counts of every conversation of the user, computed from the summary in one query. */
 export async function unreadCounts(db: Db, userId: string): Promise<{ id: string; unread_count: number }[]> {
   const rows = await db

@@ -16,7 +16,7 @@ export interface Config {
   /** How long after someone's last socket closes their going offline is announced. */
   presenceGraceMs: number;
   /** Per-user token buckets, each N per minute (see src/conversation/limiter.ts for who spends which). */
-  rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number; reactionsPerMin: number; conversationsPerMin: number };
+  rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number; voiceNotesPerMin: number; reactionsPerMin: number; conversationsPerMin: number };
   ipRates: { loginsPerMin: number; ticketsPerMin: number; connectsPerMin: number };
 }
 
@@ -53,6 +53,7 @@ export function readConfig(env: Env): Config {
       typingPerMin: positiveInt(env.RATE_TYPING_PER_MIN, 10),
       pingsPerMin: positiveInt(env.RATE_PINGS_PER_MIN, 30),
       uploadsPerMin: positiveInt(env.RATE_UPLOADS_PER_MIN, 10),
+      voiceNotesPerMin: positiveInt(env.RATE_VOICE_NOTES_PER_MIN, 10),
       reactionsPerMin: positiveInt(env.RATE_REACTIONS_PER_MIN, 60),
       conversationsPerMin: positiveInt(env.RATE_CONVERSATIONS_PER_MIN, 10),
     },

@@ -8,9 +8,11 @@ import { bearerSecurity, createApp } from "../lib/app";
 import { readConfig } from "../lib/config";
 import { AppError, fromZodIssues, validationError } from "../lib/errors";
 import { newId, nowIso } from "../lib/ids";
+import { audioDuration } from "../lib/audio-duration";
 import { extensionOf, sniff } from "../lib/sniff";
 import { cleanFileName, parseRange, readLimitedForm } from "../lib/uploads";
 import { AttachmentSchema, DurationField, uploadBodyDoc, VoiceNoteFieldsSchema, voiceNoteBodyDoc, type Attachment } from "../schemas/attachments";
+import type { UploadBucket } from "../conversation/limiter";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import { MessageSchema, type Message } from "../schemas/messages";
 
@@ -37,11 +39,11 @@ async function storeUpload(
   conversationId: string,
   request: Request,
   field: string,
-  options: { onlyKind?: Attachment["kind"]; checkFields?: (form: FormData) => void } = {},
+  options: { bucket?: UploadBucket; onlyKind?: Attachment["kind"]; checkFields?: (form: FormData) => void } = {},
 ): Promise<{ attachment: Attachment; form: FormData }> {
   const stub = conversationStub(env, conversationId);
   const actor = actorOf(identity);
-  unwrap(await stub.admitUpload(actor));
+  unwrap(await stub.admitUpload(actor, options.bucket ?? "uploads"));
   const { maxUploadBytes } = readConfig(env);
   const form = await readLimitedForm(request, maxUploadBytes);
   options.checkFields?.(form);
@@ -66,7 +68,8 @@ async function storeUpload(
     content_type: type.contentType,
     kind: type.kind,
     url: `/api/v1/attachments/${id}`,
-    duration: type.kind === "audio" ? (duration.data ?? null) : null,
+    // A stated duration is kept; otherwise it is read from the audio where that is certain.
+    duration: type.kind === "audio" ? (duration.data ?? audioDuration(bytes, type.contentType)) : null,
     uploader_id: identity.id,
     created_at: nowIso(),
   };
@@ -131,7 +134,7 @@ const voiceNote = createRoute({
   method: "post",
   path: "/voice-notes",
   tags: ["attachments"],
-  summary: "Upload a voice note and send it as a voice message in one step",
+  summary: "Upload a voice note and send it as a voice message in one step (takes a voice_notes token; duration read from the audio when not given)",
   security: bearerSecurity,
   middleware: [requireAuth] as const,
   request: { params: z.object({ id: IdSchema }), ...multipart(voiceNoteBodyDoc) },
@@ -147,7 +150,7 @@ uploadRoutes.openapi(voiceNote, async (c) => {
       if (!parsed.success) throw fromZodIssues(parsed.error.issues);
       fields = parsed.data;
     };
-    const { attachment } = await storeUpload(c.env, identity, conversationId, c.req.raw, "voice_note", { onlyKind: "audio", checkFields });
+    const { attachment } = await storeUpload(c.env, identity, conversationId, c.req.raw, "voice_note", { bucket: "voice_notes", onlyKind: "audio", checkFields });
     const stub = conversationStub(c.env, conversationId);
     const result = await stub.sendMessage(actorOf(identity), {
       content: fields?.content ?? "",

@@ -2,12 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { conversationOf, unwrap } from "../conversation/access";
 import { bearerSecurity, createApp } from "../lib/app";
+import { validationError } from "../lib/errors";
 import { errorResponses, IdSchema, jsonResponse } from "../schemas/common";
 import {
   EditMessageBodySchema,
-  HistoryQuerySchema,
   HistoryResponseSchema,
   MessageSchema,
+  MessagesQuerySchema,
   ReactionsSchema,
   ReceiptsSchema,
   SendMessageBodySchema,
@@ -43,15 +44,20 @@ const history = createRoute({
   method: "get",
   path: "/",
   tags: ["messages"],
-  summary: "History in ascending seq: the newest `limit`, or before `before_seq`, or after `after_seq`",
+  summary: "History in ascending seq (the newest `limit`, or before `before_seq`, or after `after_seq`); with `q`, a full-text search",
+  description:
+    "Without `q`: a page of history in ascending seq. With `q`: the messages containing every word of `q` (the last word also as a prefix; case and accents ignored), newest first; the next page is asked with `before_seq` = the smallest seq returned (`after_seq` is not accepted with `q`). Deleted messages are never found; an edited message is found by its current words only.",
   security: bearerSecurity,
-  request: { params: Params, query: HistoryQuerySchema },
-  responses: { 200: jsonResponse(HistoryResponseSchema, "A page of messages"), ...errorResponses(400, 401, 403, 404) },
+  request: { params: Params, query: MessagesQuerySchema },
+  responses: { 200: jsonResponse(HistoryResponseSchema, "A page of messages (history ascending, search results newest first)"), ...errorResponses(400, 401, 403, 404) },
 });
 
 messageRoutes.openapi(history, async (c) => {
   const { stub, actor } = conversationOf(c.env, c.get("identity"), c.req.valid("param").id);
-  return c.json(unwrap(await stub.history(actor, c.req.valid("query"))), 200);
+  const { q, ...query } = c.req.valid("query");
+  if (q === undefined) return c.json(unwrap(await stub.history(actor, query)), 200);
+  if (query.after_seq !== undefined) throw validationError("after_seq", "a search pages with before_seq only");
+  return c.json(unwrap(await stub.search(actor, { q, before_seq: query.before_seq, limit: query.limit })), 200);
 });
 
 const MessageParams = z.object({ id: IdSchema, message_id: IdSchema });

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_SEARCH_WORDS, searchWords } from "../lib/search-query";
 import { AttachmentSchema } from "./attachments";
 import { boundedObject, IdSchema, IsoTime } from "./common";
 
@@ -62,10 +63,35 @@ export const HistoryQuerySchema = z.object({
 });
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 
+/** Search text: words (letters and digits) matched in full, the last one also as a prefix. */
+const SearchText = z
+  .string()
+  .max(256)
+  .refine((q) => searchWords(q).length > 0, "must contain at least one word (letters or digits)")
+  .refine((q) => searchWords(q).length <= MAX_SEARCH_WORDS, `must contain at most ${MAX_SEARCH_WORDS} words`)
+  .openapi({ description: "Words to find (all of them; the last one also as a prefix). Punctuation and search operators only separate words." });
+
+const SearchLimit = z.coerce.number().int().min(1).max(100).default(50);
+
+/** GET …/messages: history, or with `q` a search (`after_seq` is for history only). */
+export const MessagesQuerySchema = HistoryQuerySchema.extend({ q: SearchText.optional() });
+
+/** A search in one conversation: matches below `before_seq`, newest first. */
+export const SearchQuerySchema = z.object({ q: SearchText, before_seq: SeqParam.optional(), limit: SearchLimit });
+export type SearchQuery = z.infer<typeof SearchQuerySchema>;
+
+/** GET /api/v1/search/messages. */
+export const GlobalSearchQuerySchema = z.object({ q: SearchText, limit: SearchLimit });
+
 export const HistoryResponseSchema = z
   .object({ messages: z.array(MessageSchema), has_more: z.boolean() })
   .openapi("MessagePage");
 export type HistoryPage = z.infer<typeof HistoryResponseSchema>;
+
+export const SearchResultsSchema = z
+  .object({ results: z.array(z.object({ conversation_id: z.string(), message: MessageSchema })) })
+  .openapi("SearchResults");
+export type SearchResults = z.infer<typeof SearchResultsSchema>;
 
 export const EditMessageBodySchema = z.object({ content: z.string().max(100_000) }).openapi("EditMessageBody");
 

@@ -16,3 +16,6 @@ export function bytes(...parts: (string | number | number[] | Uint8Array)[]): Ui
 
 export const u16le = (n: number) => [n & 0xff, (n >> 8) & 0xff];
 export const u32le = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
+export const u32be = (n: number) => u32le(n).reverse();
+/** A 64-bit little-endian integer (n below 2^53). */
+export const u64le = (n: number) => [...u32le(n % 2 ** 32), ...u32le(Math.floor(n / 2 ** 32))];

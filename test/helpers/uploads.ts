@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { callJson, type TestUser } from "./api";
-import { bytes, u16le, u32le } from "./bytes";
+import { bytes, u16le, u32be, u32le, u64le } from "./bytes";
 
 // ── files as bytes (real headers: the server decides the type from them) ──
 
@@ -28,6 +28,39 @@ export function wav(samples = 100): Uint8Array {
 
 /** The first page of an Ogg Vorbis stream. */
 export const OGG = bytes("OggS", [0x00, 0x02], new Uint8Array(20), [0x01, 0x1e, 0x01], "vorbis", new Uint8Array(22));
+
+/** An ISO BMFF box: 32-bit big-endian size, type, body. */
+export const box = (type: string, ...body: (string | number | number[] | Uint8Array)[]) => {
+  const inner = bytes(...body);
+  return bytes(u32be(8 + inner.byteLength), type, inner);
+};
+
+/** An M4A whose movie header (version 0) says `duration` units of `timescale` per second; `moovLast` puts it after the media data, as many recorders do. */
+export function m4a(duration: number, timescale: number, options: { moovLast?: boolean } = {}): Uint8Array {
+  const ftyp = box("ftyp", "M4A ", u32be(0), "M4A isom");
+  const mvhd = box("mvhd", [0, 0, 0, 0], u32be(0), u32be(0), u32be(timescale), u32be(duration), new Uint8Array(80));
+  const moov = box("moov", mvhd, box("trak", box("tkhd", new Uint8Array(84))));
+  const mdat = box("mdat", new Uint8Array(64).fill(0x21));
+  return options.moovLast ? bytes(ftyp, mdat, moov) : bytes(ftyp, moov, mdat);
+}
+
+/** One Ogg page (CRC left zero: readers of the duration do not need it) holding `packet`. */
+export function oggPage(serial: number, sequence: number, granule: number, headerType: number, packet: Uint8Array): Uint8Array {
+  const lacing = [...Array<number>(Math.floor(packet.byteLength / 255)).fill(255), packet.byteLength % 255];
+  return bytes("OggS", 0, headerType, u64le(granule), u32le(serial), u32le(sequence), u32le(0), lacing.length, lacing, packet);
+}
+
+/**
+ * An Ogg Opus file: OpusHead (pre-skip `preSkip`), OpusTags, then audio pages ending at
+ * `granules` (48 kHz samples, pre-skip included), the last one flagged end of stream.
+ */
+export function oggOpus(granules: number[], preSkip = 312): Uint8Array {
+  const serial = 0x5eed;
+  const head = oggPage(serial, 0, 0, 0x02, bytes("OpusHead", 1, 1, u16le(preSkip), u32le(48_000), u16le(0), 0));
+  const tags = oggPage(serial, 1, 0, 0x00, bytes("OpusTags", u32le(4), "test", u32le(0)));
+  const audio = granules.map((granule, i) => oggPage(serial, i + 2, granule, i === granules.length - 1 ? 0x04 : 0x00, new Uint8Array(300).fill(i + 1)));
+  return bytes(head, tags, ...audio);
+}
 
 /** A multipart form with one file in `field` and the string fields of `extra`. */
 export function fileForm(field: string, content: Uint8Array, name: string, type: string, extra: Record<string, string> = {}): FormData {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, call, callJson, callWith, freshDirect, listMessages, login, sendRest, type TestUser } from "../helpers/api";
 import { expectError } from "../helpers/assertions";
 import { bytes as concat, u32le } from "../helpers/bytes";
-import { OGG, wav } from "../helpers/uploads";
+import { m4a, OGG, oggOpus, wav } from "../helpers/uploads";
 import { connect } from "../helpers/sockets";
 import { eventually } from "../helpers/wait";
 
@@ -636,10 +636,36 @@ describe("voice notes", () => {
     expect(seen.body.messages.map((m: any) => m.id)).toEqual([first.body.id]);
   });
 
-  it("refuses a voice note without a duration: 400 naming duration", async () => {
+  it("reads the duration from the audio when none is given: WAV, M4A and Ogg Opus; null where the file does not say for sure", async () => {
     const id = await fresh();
-    expectError(await voiceNote(alice, id, wav(), "v.wav"), 400, "VALIDATION_ERROR", "duration");
+    const cases: [Uint8Array, string, number | null][] = [
+      [wav(12_000), "v.wav", 1.5],
+      [m4a(90_000, 48_000), "v.m4a", 1.875],
+      [oggOpus([48_312, 120_312]), "v.ogg", 2.5],
+      [MP3, "v.mp3", null], // MP3 does not write its length down
+      [OGG, "v.ogg", null], // a lone first page: no granule to read
+      [m4a(0, 48_000), "v.m4a", null], // fragmented: duration 0 in the movie header
+    ];
+    for (const [bytes, name, duration] of cases) {
+      const res = await voiceNote(alice, id, bytes, name);
+      expect(res.status, `${name}: ${JSON.stringify(res.body)}`).toBe(201);
+      expect(res.body.attachment.duration, name).toBe(duration);
+      const row = await env.DB.prepare("SELECT duration_ms FROM attachments WHERE id = ?").bind(res.body.attachment.id).first<{ duration_ms: number | null }>();
+      expect(row!.duration_ms).toBe(duration === null ? null : duration * 1000);
+    }
+  });
+
+  it("keeps a stated duration over the one in the file, and reads it for a plain audio upload too", async () => {
+    const id = await fresh();
+    const stated = await voiceNote(alice, id, wav(12_000), "v.wav", { duration: "4" });
+    expect(stated.body.attachment.duration).toBe(4);
+    expect((await uploaded(alice, id, wav(4_000), "a.wav")).duration).toBe(0.5);
+  });
+
+  it("refuses a stated duration that is not a positive number of seconds: 400 naming duration", async () => {
+    const id = await fresh();
     expectError(await voiceNote(alice, id, wav(), "v.wav", { duration: "0" }), 400, "VALIDATION_ERROR", "duration");
+    expectError(await voiceNote(alice, id, wav(), "v.wav", { duration: "soon" }), 400, "VALIDATION_ERROR", "duration");
     await expectNothingStored(id);
     expect((await listMessages(alice, id)).body.messages).toEqual([]);
   });
@@ -732,12 +758,27 @@ describe("upload rate limit", () => {
     expect(await d1Count(id)).toBe(10);
     expect((await r2Keys(id)).length).toBe(10);
 
-    const voice = await voiceNote(alice, id, wav(), "v.wav", { duration: "1" });
-    expectError(voice, 429, "RATE_LIMIT_EXCEEDED");
+    // Voice notes take a bucket of their own.
+    expect((await voiceNote(alice, id, wav(), "v.wav", { duration: "1" })).status).toBe(201);
 
     // Another participant has their own bucket.
     const bobs = await upload(bob, id, PNG, "b.png", "image/png");
     expect(bobs.status).toBe(201);
-    expect(await d1Count(id)).toBe(11);
+    expect(await d1Count(id)).toBe(12);
+  });
+
+  it("refuses the 11th voice note within a minute (RATE_VOICE_NOTES_PER_MIN), while file uploads go on", async () => {
+    const id = await fresh();
+    for (let i = 0; i < 10; i++) {
+      const res = await voiceNote(alice, id, wav(), `v${i}.wav`);
+      expect(res.status, `voice note ${i + 1}: ${JSON.stringify(res.body)}`).toBe(201);
+    }
+    const eleventh = await voiceNote(alice, id, wav(), "v10.wav");
+    expectError(eleventh, 429, "RATE_LIMIT_EXCEEDED");
+    expect(Number(eleventh.response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(eleventh.body.error.message).toMatch(/voice notes/);
+    expect((await upload(alice, id, PNG, "p.png", "image/png")).status).toBe(201);
+    expect((await voiceNote(bob, id, wav(), "b.wav")).status).toBe(201);
+    expect(await d1Count(id)).toBe(12);
   });
 });
