@@ -110,7 +110,7 @@ export class Conversation {
     this.members = new Members(sql, unsaved);
     this.members.recover(Number(state.get("saved_through_seq") ?? 0));
     this.limiter = new Limiter(sql, unsaved);
-    this.typing = new TypingState(sql);
+    this.typing = new TypingState(sql, () => config.typingTimeoutMs);
     this.hub = new SocketHub(ctx);
     this.receipts = new Receipts(sql);
     this.attachments = new AttachmentRegistry(sql);

@@ -40,11 +40,11 @@ const sendFields = {
 };
 
 export const SendMessageBodySchema = z
-  .object({ ...sendFields, type: ClientMessageTypeSchema.default("text") })
+  .strictObject({ ...sendFields, type: ClientMessageTypeSchema.default("text") })
   .openapi("SendMessageBody");
 
 /** What the conversation Durable Object receives for a send, from REST or a socket. */
-export const SendInputSchema = z.object({ ...sendFields, type: ClientMessageTypeSchema.default("text") });
+export const SendInputSchema = z.strictObject({ ...sendFields, type: ClientMessageTypeSchema.default("text") });
 export type SendInput = z.infer<typeof SendInputSchema>;
 
 const SeqParam = z.coerce.number().int().min(0);
@@ -61,7 +61,7 @@ export const HistoryResponseSchema = z
   .openapi("MessagePage");
 export type HistoryPage = z.infer<typeof HistoryResponseSchema>;
 
-export const EditMessageBodySchema = z.object({ content: z.string().max(100_000) }).openapi("EditMessageBody");
+export const EditMessageBodySchema = z.strictObject({ content: z.string().max(100_000) }).openapi("EditMessageBody");
 
 export const ReactionsSchema = z
   .object({ message_id: z.string(), reactions: z.record(z.string(), z.array(z.string())) })
@@ -82,7 +82,7 @@ export const ReceiptsSchema = z
   .openapi("Receipts");
 export type Receipts = z.infer<typeof ReceiptsSchema>;
 
-export const ReadBodySchema = z.object({ up_to_seq: z.number().int().min(0).optional() }).openapi("ReadBody");
+export const ReadBodySchema = z.strictObject({ up_to_seq: z.number().int().min(0).optional() }).openapi("ReadBody");
 
 export const ReadResponseSchema = z
   .object({ last_read_seq: z.number().int(), unread_count: z.number().int() })

@@ -16,12 +16,15 @@ const Name = z.string().trim().min(1).max(100);
 const AvatarUrl = HttpUrl;
 
 export const LoginBodySchema = z
-  .object({
+  .strictObject({
     email: z.email().max(254).transform((e) => e.toLowerCase()),
     name: Name.optional(),
     avatar_url: AvatarUrl.optional(),
   })
   .openapi("LoginBody");
+
+/** A form-encoded login has the same fields; an HTML form may post others too, which are ignored (only JSON bodies are held to their fields). */
+export const LoginFormSchema = z.object(LoginBodySchema.shape);
 
 export const LoginResponseSchema = z
   .object({

@@ -10,6 +10,8 @@ import { debit, take, type UserBucket } from "../conversation/limiter";
 import type { Conversation } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import { InboxState } from "./inbox-state";
+import { parseInboxFrame } from "../schemas/frames";
+import type { ErrorDetail } from "../lib/errors";
 import { conversationStub } from "../conversation/access";
 
 /** Conversations told at once that the user's inbox opened or closed. */
@@ -26,7 +28,7 @@ export type InboxFrame =
   | { type: "friend.request"; request: Record<string, unknown> }
   | { type: "conversation.created"; conversation: Conversation }
   | { type: "pong"; ref?: string | number }
-  | { type: "error"; ref?: string | number; code: string; message: string };
+  | { type: "error"; ref?: string | number; code: string; message: string; details?: ErrorDetail[] };
 
 /** A conversation's unread count for the user, stamped so the newer of two counts is known (Conversation.inboxCount). */
 export interface InboxCount {
@@ -202,10 +204,9 @@ export class UserDO extends DurableObject<Env> {
       return closeQuietly(ws, 1009, "frame too large");
     }
     if (!identity || tokenExpired(identity.exp, Date.now())) return this.closeExpired(ws);
-    const frame = parseObject(raw);
-    const ref = typeof frame?.ref === "string" || typeof frame?.ref === "number" ? frame.ref : undefined;
-    if (frame?.type === "ping") return this.send(ws, { type: "pong", ref });
-    this.send(ws, { type: "error", ref, code: "VALIDATION_ERROR", message: "the inbox socket accepts only ping" });
+    const parsed = parseInboxFrame(raw);
+    if (!parsed.ok) return this.send(ws, { type: "error", ref: parsed.ref, code: parsed.code, message: parsed.message, details: parsed.details });
+    this.send(ws, { type: "pong", ref: parsed.frame.ref });
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -351,13 +352,3 @@ export class UserDO extends DurableObject<Env> {
 }
 
 const expOf = (ws: WebSocket): number | null => (ws.deserializeAttachment() as InboxIdentity | null)?.exp ?? null;
-
-function parseObject(raw: string | ArrayBuffer): { type?: unknown; ref?: unknown } | null {
-  if (typeof raw !== "string") return null;
-  try {
-    const value: unknown = JSON.parse(raw);
-    return typeof value === "object" && value !== null ? (value as { type?: unknown; ref?: unknown }) : null;
-  } catch {
-    return null;
-  }
-}
