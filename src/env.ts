@@ -36,6 +36,8 @@ export interface Env {
   RATE_LOGINS_PER_MIN_PER_IP?: string;
   RATE_CONNECTS_PER_MIN_PER_IP?: string;
   PRESENCE_GRACE_MS?: string;
+  TYPING_TIMEOUT_MS?: string;
+  CORS_ORIGINS?: string;
 }
 
 /** Who is calling, as established by src/auth. */

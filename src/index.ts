@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import type { Env } from "./env";
 import { createApp } from "./lib/app";
+import { apiCors } from "./lib/cors";
 import { consumeMirror } from "./mirror/consumer";
 import type { MirrorMessage } from "./mirror/summary";
 import { AppError, errorResponse, validationError } from "./lib/errors";
@@ -42,6 +43,9 @@ app.openapi(
   }),
   (c) => c.json({ status: "ok" as const }, 200),
 );
+
+// First on /api/*: a preflight is answered before authentication or body checks.
+app.use("/api/*", apiCors);
 
 const jsonBodyLimit = bodyLimit({
   maxSize: MAX_JSON_BODY_BYTES,

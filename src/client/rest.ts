@@ -299,8 +299,9 @@ export class ChatClient {
     return this.request("DELETE", `/blocks/${seg(userId)}`);
   }
 
-  presence(userIds: PresenceUserIds): Promise<PresenceList> {
-    return this.request("GET", "/presence", { query: { user_ids: userIds.join(",") } });
+  /** The given users' presence, or without ids every contact who is online now. */
+  presence(userIds?: PresenceUserIds): Promise<PresenceList> {
+    return this.request("GET", "/presence", { query: { user_ids: userIds?.join(",") } });
   }
 
   // ── Sockets ──

@@ -227,11 +227,8 @@ export class ConversationDO extends DurableObject<Env> {
     if (!identity.admin && !chat.membership.isParticipant(identity.userId)) {
       return closeQuietly(ws, CLOSE_REMOVED, "no longer a participant");
     }
-    if (typeof raw !== "string") {
-      return chat.hub.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
-    }
     const parsed = parseClientFrame(raw);
-    if (!parsed.ok) return chat.hub.send(ws, errorFrame(parsed.ref, { code: parsed.code, message: parsed.message }));
+    if (!parsed.ok) return chat.hub.send(ws, errorFrame(parsed.ref, parsed));
     try {
       const error = this.handleFrame(ws, identity, parsed.frame);
       if (error) chat.hub.send(ws, errorFrame(parsed.frame.ref, error));
@@ -463,6 +460,7 @@ function closeExpired(chat: Conversation, ws: WebSocket): void {
 function errorFrame(ref: FrameRef, error: ErrorInfo): ServerFrame {
   const frame: ServerFrame = { type: "error", code: error.code, message: error.message };
   if (ref !== undefined) frame.ref = ref;
+  if (error.details?.length) frame.details = error.details;
   if (error.retryAfterMs !== undefined) frame.retry_after_ms = error.retryAfterMs;
   return frame;
 }

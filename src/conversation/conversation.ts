@@ -126,7 +126,7 @@ export class Conversation {
     this.members = new Members(sql, unsaved);
     this.members.recover(Number(state.get("saved_through_seq") ?? 0));
     this.limiter = new Limiter(sql, unsaved);
-    this.typing = new TypingState(sql);
+    this.typing = new TypingState(sql, () => config.typingTimeoutMs);
     this.subscribers = new Subscribers(sql, env, conversationId);
     this.hub = new SocketHub(ctx, (frame, exceptUserId) => this.subscribers.relay(frame, exceptUserId));
     this.receipts = new Receipts(sql);

@@ -1,6 +1,3 @@
-/** A typing.start not refreshed within this long expires and is broadcast as stopped. */
-export const TYPING_TTL_MS = 5_000;
-
 /**
  * Who is typing, with expiry times in storage so the alarm can end them after hibernation, and
  * in memory so the check every send makes reads nothing.
@@ -8,15 +5,20 @@ export const TYPING_TTL_MS = 5_000;
 export class TypingState {
   private readonly expiries: Map<string, number>;
 
-  constructor(private readonly sql: SqlStorage) {
+  /** `timeoutMs` is TYPING_TIMEOUT_MS: a start not refreshed within it expires and is broadcast as stopped. */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly timeoutMs: () => number,
+  ) {
     this.expiries = new Map(sql.exec<{ user_id: string; expires_at: number }>("SELECT user_id, expires_at FROM typing").toArray().map((r) => [r.user_id, r.expires_at]));
   }
 
   /** Starts or refreshes; returns true when the user was not typing before. */
   start(userId: string, now = Date.now()): boolean {
     const wasTyping = this.isTyping(userId, now);
-    this.sql.exec("INSERT OR REPLACE INTO typing (user_id, expires_at) VALUES (?, ?)", userId, now + TYPING_TTL_MS);
-    this.expiries.set(userId, now + TYPING_TTL_MS);
+    const expiresAt = now + this.timeoutMs();
+    this.sql.exec("INSERT OR REPLACE INTO typing (user_id, expires_at) VALUES (?, ?)", userId, expiresAt);
+    this.expiries.set(userId, expiresAt);
     return !wasTyping;
   }
 

@@ -23,6 +23,22 @@ export const users = sqliteTable(
 );
 
 /**
+ * Each word of each user's name (lower-cased, from JavaScript like name_lower), so a search by
+ * the prefix of any word of a name ("sell" finds "Alice Seller") is a range scan over the
+ * primary key. Kept in step by src/db/users.ts wherever a user's name is written.
+ */
+export const userNameWords = sqliteTable(
+  "user_name_words",
+  {
+    word: text("word").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.word, t.userId] }), index("user_name_words_user_idx").on(t.userId)],
+);
+
+/**
  * Conversations and their summary. The summary columns (last_seq, last_message,
  * last_message_at, last_activity_at, sender_seqs) are written only by the conversation's
  * Durable Object, in one UPDATE per flush.

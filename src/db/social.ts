@@ -198,14 +198,19 @@ export async function directConversationIds(db: Db, a: string, b: string): Promi
   return rows.map((r) => r.id);
 }
 
-/** The audience that can hear a presence change right now: only people online have sockets. */
-export async function onlineAudience(db: Db, userId: string): Promise<string[]> {
+/** The contacts of `userId` (see presenceAudience) who are online now, at most `limit` of them. */
+export async function onlineContacts(db: Db, userId: string, limit?: number) {
   const audience = await presenceAudience(db, userId);
   if (audience.length === 0) return [];
-  const rows = await db
-    .select({ id: users.id })
+  const online = db
+    .select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt })
     .from(users)
     .where(and(inList(users.id, audience), eq(users.online, true)))
-    .all();
-  return rows.map((r) => r.id);
+    .orderBy(users.id);
+  return limit === undefined ? online.all() : online.limit(limit).all();
+}
+
+/** The audience that can hear a presence change right now: only people online have sockets. */
+export async function onlineAudience(db: Db, userId: string): Promise<string[]> {
+  return (await onlineContacts(db, userId)).map((r) => r.id);
 }

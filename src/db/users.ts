@@ -1,9 +1,9 @@
-import { and, eq, gte, lt, ne, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, lt, ne, not, notInArray, sql } from "drizzle-orm";
 import { inList } from "./in-list";
 import type { Identity } from "../env";
 import { newId, nowIso } from "../lib/ids";
 import type { Db } from "./client";
-import { users } from "./schema";
+import { userNameWords, users } from "./schema";
 import { blockersOf } from "./social";
 
 export type UserRow = typeof users.$inferSelect;
@@ -49,8 +49,9 @@ export async function upsertUserByEmail(
     })
     .returning()
     .get();
+  await keepNameWordsInStep(db, row.id, row.name);
   // Its tokens need no provisioning round trip on their first request.
-  if (row) provisioned.add(row.id);
+  provisioned.add(row.id);
   return row;
 }
 
@@ -64,19 +65,12 @@ const provisioned = new Set<string>();
 export async function provisionUser(db: Db, identity: Identity): Promise<void> {
   if (provisioned.has(identity.id)) return;
   const name = identity.name ?? identity.email?.split("@")[0] ?? identity.id;
-  await db
-    .insert(users)
-    .values(newUserRow(identity.id, identity.email, name, null))
-    .onConflictDoNothing()
-    .run();
+  const insert = (email: string | null) => db.insert(users).values(newUserRow(identity.id, email, name, null)).onConflictDoNothing().returning({ id: users.id }).get();
+  let inserted = await insert(identity.email);
   // The email may already belong to another account; the user still needs a row of their own.
-  if (!(await findUserById(db, identity.id))) {
-    await db
-      .insert(users)
-      .values(newUserRow(identity.id, null, name, null))
-      .onConflictDoNothing()
-      .run();
-  }
+  if (!inserted && !(await findUserById(db, identity.id))) inserted = await insert(null);
+  // A row that already existed has its words already.
+  if (inserted) await keepNameWordsInStep(db, identity.id, name);
   provisioned.add(identity.id);
 }
 
@@ -100,7 +94,10 @@ export async function upsertUserById(
     .returning()
     .get();
   provisioned.add(id);
-  if (inserted) return { row: inserted, created: true };
+  if (inserted) {
+    await keepNameWordsInStep(db, id, inserted.name);
+    return { row: inserted, created: true };
+  }
   const row = await updateUser(db, id, { name: profile.name, avatarUrl: profile.avatarUrl, email: profile.email });
   return { row: row!, created: false };
 }
@@ -117,25 +114,59 @@ export async function updateUser(
     set.nameLower = patch.name.toLowerCase();
   }
   if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl;
-  return db.update(users).set(set).where(eq(users.id, id)).returning().get();
+  const row = await db.update(users).set(set).where(eq(users.id, id)).returning().get();
+  if (row && patch.name !== undefined) await keepNameWordsInStep(db, id, row.name);
+  return row;
 }
 
-/** Prefix search on email or name; both are range scans over an index. */
-export async function searchUsers(db: Db, query: string, excludeId: string, limit: number): Promise<UserRow[]> {
+/** Pure: the distinct lower-cased words of a name, as search matches them (anything not a letter or digit separates). */
+export function nameWords(name: string): string[] {
+  return [...new Set(name.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean))];
+}
+
+/**
+ * Makes user_name_words hold exactly the words of the user's current name. Every function here
+ * that creates a user or changes a name calls it; anything else that writes users.name must too.
+ * Words go in as one JSON parameter (D1 allows 100 bound parameters; a name may have 50 words).
+ */
+export async function keepNameWordsInStep(db: Db, userId: string, name: string): Promise<void> {
+  const words = JSON.stringify(nameWords(name));
+  const listed = sql`(SELECT value FROM json_each(${words}))`;
+  await db.batch([
+    db.delete(userNameWords).where(and(eq(userNameWords.userId, userId), not(inArray(userNameWords.word, listed)))),
+    db
+      .insert(userNameWords)
+      .select(db.select({ word: sql<string>`value`.as("word"), userId: sql<string>`${userId}`.as("user_id") }).from(sql`json_each(${words})`).where(sql`true`))
+      // SQLite needs the WHERE above to read ON CONFLICT after INSERT … SELECT as an upsert, not a join.
+      .onConflictDoNothing(),
+  ]);
+}
+
+/**
+ * Users whose email, whole name or any word of their name starts with `query` (case-insensitive),
+ * minus `excludeId` and whoever blocked them. Each of the three is a range scan over an index.
+ */
+export function searchUsersQuery(db: Db, query: string, excludeId: string, limit: number) {
   const q = query.trim().toLowerCase();
   const upper = `${q}\u{10FFFF}`;
+  const byEmail = db.select({ id: users.id }).from(users).where(and(gte(users.email, q), lt(users.email, upper)));
+  const byName = db.select({ id: users.id }).from(users).where(and(gte(users.nameLower, q), lt(users.nameLower, upper)));
+  const byWord = db.select({ id: userNameWords.userId }).from(userNameWords).where(and(gte(userNameWords.word, q), lt(userNameWords.word, upper)));
   return db
     .select()
     .from(users)
     .where(
       and(
+        inArray(users.id, byEmail.union(byName).union(byWord)),
         ne(users.id, excludeId),
         // People who blocked the searcher are hidden from them.
         notInArray(users.id, blockersOf(db, excludeId)),
-        or(and(gte(users.email, q), lt(users.email, upper)), and(gte(users.nameLower, q), lt(users.nameLower, upper))),
       ),
     )
     .orderBy(users.name, users.id)
-    .limit(limit)
-    .all();
+    .limit(limit);
+}
+
+export async function searchUsers(db: Db, query: string, excludeId: string, limit: number): Promise<UserRow[]> {
+  return searchUsersQuery(db, query, excludeId, limit).all();
 }

@@ -15,6 +15,10 @@ export interface Config {
   defaultCurrency: string;
   /** How long after someone's last socket closes their going offline is announced. */
   presenceGraceMs: number;
+  /** A typing.start not refreshed within this long expires and is broadcast as stopped. */
+  typingTimeoutMs: number;
+  /** Origins whose browsers may call /api/* (CORS): "*" for any, none for same origin only. */
+  corsOrigins: "*" | string[];
   /** Per-user token buckets, each N per minute (see src/conversation/limiter.ts for who spends which). */
   rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number; voiceNotesPerMin: number; reactionsPerMin: number; conversationsPerMin: number };
   ipRates: { loginsPerMin: number; ticketsPerMin: number; connectsPerMin: number };
@@ -28,6 +32,12 @@ function positiveInt(raw: string | undefined, fallback: number): number {
 function nonNegativeInt(raw: string | undefined, fallback: number): number {
   const n = Number(raw);
   return raw !== undefined && raw.trim() !== "" && Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
+}
+
+/** CORS_ORIGINS: "*", or comma-separated origins (a trailing slash is forgiven: an Origin header never has one). */
+function origins(raw: string | undefined): "*" | string[] {
+  const list = (raw ?? "").split(",").map((o) => o.trim().replace(/\/+$/, "")).filter(Boolean);
+  return list.includes("*") ? "*" : list;
 }
 
 export function readConfig(env: Env): Config {
@@ -47,6 +57,8 @@ export function readConfig(env: Env): Config {
     maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024),
     maxReactionsPerMessage: positiveInt(env.MAX_REACTIONS_PER_MESSAGE, 50),
     presenceGraceMs: nonNegativeInt(env.PRESENCE_GRACE_MS, 3_000),
+    typingTimeoutMs: positiveInt(env.TYPING_TIMEOUT_MS, 5_000),
+    corsOrigins: origins(env.CORS_ORIGINS),
     defaultCurrency: /^[A-Z]{3}$/.test(env.DEFAULT_CURRENCY ?? "") ? env.DEFAULT_CURRENCY! : "USD",
     rates: {
       messagesPerMin: positiveInt(env.RATE_MESSAGES_PER_MIN, 30),

@@ -77,18 +77,23 @@ export function errorResponse(error: AppError): Response {
   return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers });
 }
 
-/** Turns zod issues into the `details` of a VALIDATION_ERROR, naming each field by its path. */
-export function fromZodIssues(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: readonly string[] }>,
-  root = "body",
-): AppError {
+type ZodIssueLike = { path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: readonly string[] };
+
+/** Names each zod issue's field by its path (`root` for the whole value); an unknown key is named as the field itself, not as its parent object. */
+export function issueDetails(issues: ReadonlyArray<ZodIssueLike>, root: string): ErrorDetail[] {
   const fieldOf = (path: ReadonlyArray<PropertyKey>) => (path.length ? path.map(String).join(".") : root);
-  const details = issues.flatMap((issue) =>
-    // An unknown key is named as the field itself, not as its parent object.
+  return issues.flatMap((issue) =>
     issue.code === "unrecognized_keys" && issue.keys?.length
       ? issue.keys.map((key) => ({ field: fieldOf([...issue.path, key]), message: "is not a known field" }))
       : [{ field: fieldOf(issue.path), message: issue.message }],
   );
-  const summary = details.map((d) => `${d.field}: ${d.message}`).join("; ");
-  return new AppError("VALIDATION_ERROR", summary || "invalid request", { details });
+}
+
+/** One line saying every detail, for an error's `message`. */
+export const detailSummary = (details: ErrorDetail[]): string => details.map((d) => `${d.field}: ${d.message}`).join("; ");
+
+/** Turns zod issues into a VALIDATION_ERROR whose details name each field. */
+export function fromZodIssues(issues: ReadonlyArray<ZodIssueLike>, root = "body"): AppError {
+  const details = issueDetails(issues, root);
+  return new AppError("VALIDATION_ERROR", detailSummary(details) || "invalid request", { details });
 }

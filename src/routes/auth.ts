@@ -9,7 +9,7 @@ import { limitPerIp } from "../limits/per-ip";
 import { readConfig } from "../lib/config";
 import { AppError, fromZodIssues } from "../lib/errors";
 import { errorResponses, jsonResponse } from "../schemas/common";
-import { LoginBodySchema, LoginResponseSchema, MintTokenBodySchema, WsTicketResponseSchema } from "../schemas/users";
+import { LoginBodySchema, LoginFormSchema, LoginResponseSchema, MintTokenBodySchema, WsTicketResponseSchema } from "../schemas/users";
 import { toUser } from "./users";
 
 export const authRoutes = createApp();
@@ -24,7 +24,7 @@ const login = createRoute({
     body: {
       content: {
         "application/json": { schema: LoginBodySchema },
-        "application/x-www-form-urlencoded": { schema: LoginBodySchema },
+        "application/x-www-form-urlencoded": { schema: LoginFormSchema },
       },
       required: false,
     },
@@ -39,7 +39,7 @@ authRoutes.openapi(login, async (c) => {
   // Each encoding is validated by its own validator when it arrives; a body of neither kind
   // reaches here unvalidated as {} and fails the same schema below.
   const isForm = /form/i.test(c.req.header("content-type") ?? "");
-  const parsed = LoginBodySchema.safeParse(isForm ? c.req.valid("form") : c.req.valid("json"));
+  const parsed = isForm ? LoginFormSchema.safeParse(c.req.valid("form")) : LoginBodySchema.safeParse(c.req.valid("json"));
   if (!parsed.success) throw fromZodIssues(parsed.error.issues);
   const user = await upsertUserByEmail(database(c.env.DB), {
     email: parsed.data.email,

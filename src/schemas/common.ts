@@ -1,6 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_STATUS, type ErrorCode } from "../lib/errors";
 import { jsonDepth, MAX_JSON_DEPTH } from "../lib/json-depth";
+import { speakPlainly } from "../lib/plain-messages";
+
+// Every schema is defined below this module, so every validation message is in plain words.
+speakPlainly();
 
 /** The documented codes, from the one table that also gives their statuses. */
 export const ErrorCodeSchema = z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]);
@@ -59,4 +63,4 @@ export const HttpUrl = z
   .string()
   .max(2048)
   .regex(/^[^\s\u0000-\u001f\u007f]+$/, "must not contain spaces or control characters")
-  .pipe(z.url({ protocol: /^https?$/ }));
+  .pipe(z.url({ protocol: /^https?$/, error: "must be an http or https URL" }));

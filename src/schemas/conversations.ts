@@ -8,7 +8,7 @@ export const ConversationTypeSchema = z.enum(["direct", "group"]);
 export const ConversationStatusSchema = z.enum(["active", "closed"]);
 
 export const ContextSchema = z
-  .object({
+  .strictObject({
     type: z.string().trim().min(1).max(64),
     id: z.string().trim().min(1).max(128),
     title: z.string().max(200).optional(),
@@ -63,7 +63,7 @@ export type Conversation = z.infer<typeof ConversationSchema>;
 const Metadata = boundedObject(4 * 1024);
 
 export const CreateConversationBodySchema = z
-  .object({
+  .strictObject({
     type: ConversationTypeSchema,
     participant_ids: z.array(IdSchema).max(100).optional(),
     participant_emails: z.array(z.email().max(254).transform((e) => e.toLowerCase())).max(100).optional(),
@@ -97,10 +97,10 @@ export const ConversationListSchema = z
   .openapi("ConversationList");
 
 /** The app's backend and admins set a participant's role; participants cannot change it afterwards. */
-export const SetRoleBodySchema = z.object({ role: ParticipantRoleSchema }).openapi("SetRoleBody");
+export const SetRoleBodySchema = z.strictObject({ role: ParticipantRoleSchema }).openapi("SetRoleBody");
 
 export const AddParticipantBodySchema = z
-  .object({ user_id: IdSchema, role: ParticipantRoleSchema.optional() })
+  .strictObject({ user_id: IdSchema, role: ParticipantRoleSchema.optional() })
   .openapi("AddParticipantBody");
 
 export const UnreadSchema = z

@@ -1,42 +1,62 @@
 import { z } from "@hono/zod-openapi";
-import type { ErrorCode } from "../lib/errors";
+import { detailSummary, issueDetails, type ErrorCode, type ErrorDetail } from "../lib/errors";
 import { SendInputSchema, type Message } from "./messages";
 import { CreateOfferBodySchema, OfferActionSchema, type Offer } from "./offers";
 
 const Ref = z.union([z.string().max(128), z.number()]).optional();
 const Seq = z.number().int().min(0);
 
+/*
+ * Every frame is a strict object: a field its schema does not know is refused, not ignored.
+ * The conversation commands are exported one by one so another socket can accept them with a
+ * field of its own added (`.extend`, which keeps them strict).
+ */
+export const MessageSendFrame = z.strictObject({
+  type: z.literal("message.send"),
+  ref: Ref,
+  client_id: z.string().trim().min(1).max(128),
+  content: SendInputSchema.shape.content,
+  message_type: SendInputSchema.shape.type,
+  data: SendInputSchema.shape.data,
+  reply_to: SendInputSchema.shape.reply_to,
+  attachment_id: SendInputSchema.shape.attachment_id,
+});
+export const MessageEditFrame = z.strictObject({ type: z.literal("message.edit"), ref: Ref, message_id: z.string().max(128), content: z.string().max(100_000) });
+export const MessageDeleteFrame = z.strictObject({ type: z.literal("message.delete"), ref: Ref, message_id: z.string().max(128) });
+export const ReactionAddFrame = z.strictObject({ type: z.literal("reaction.add"), ref: Ref, message_id: z.string().max(128), emoji: z.string().max(64) });
+export const ReactionRemoveFrame = z.strictObject({ type: z.literal("reaction.remove"), ref: Ref, message_id: z.string().max(128), emoji: z.string().max(64) });
+export const OfferSendFrame = z.strictObject({ type: z.literal("offer.send"), ref: Ref, ...CreateOfferBodySchema.shape });
+export const OfferRespondFrame = z.strictObject({
+  type: z.literal("offer.respond"),
+  ref: Ref,
+  offer_id: z.string().max(128),
+  action: OfferActionSchema,
+  counter_amount: CreateOfferBodySchema.shape.amount.optional(),
+  message: CreateOfferBodySchema.shape.message,
+});
+export const TypingStartFrame = z.strictObject({ type: z.literal("typing.start"), ref: Ref });
+export const TypingStopFrame = z.strictObject({ type: z.literal("typing.stop"), ref: Ref });
+export const ReadFrame = z.strictObject({ type: z.literal("read"), ref: Ref, up_to_seq: Seq.optional() });
+export const SyncFrame = z.strictObject({ type: z.literal("sync"), ref: Ref, after_seq: Seq.default(0) });
+export const PingFrame = z.strictObject({ type: z.literal("ping"), ref: Ref });
+
+/** The commands over one conversation (DESIGN.md, Realtime): everything a conversation socket takes but ping. */
+export const ConversationCommandFrames = [
+  MessageSendFrame,
+  MessageEditFrame,
+  MessageDeleteFrame,
+  ReactionAddFrame,
+  ReactionRemoveFrame,
+  OfferSendFrame,
+  OfferRespondFrame,
+  TypingStartFrame,
+  TypingStopFrame,
+  ReadFrame,
+  SyncFrame,
+] as const;
+
 /** Frames a client may send on a conversation socket (DESIGN.md, Realtime). */
-export const ClientFrameSchema = z.discriminatedUnion("type", [
-  z.object({
-    type: z.literal("message.send"),
-    ref: Ref,
-    client_id: z.string().trim().min(1).max(128),
-    content: SendInputSchema.shape.content,
-    message_type: SendInputSchema.shape.type,
-    data: SendInputSchema.shape.data,
-    reply_to: SendInputSchema.shape.reply_to,
-    attachment_id: SendInputSchema.shape.attachment_id,
-  }),
-  z.object({ type: z.literal("message.edit"), ref: Ref, message_id: z.string().max(128), content: z.string().max(100_000) }),
-  z.object({ type: z.literal("message.delete"), ref: Ref, message_id: z.string().max(128) }),
-  z.object({ type: z.literal("reaction.add"), ref: Ref, message_id: z.string().max(128), emoji: z.string().max(64) }),
-  z.object({ type: z.literal("reaction.remove"), ref: Ref, message_id: z.string().max(128), emoji: z.string().max(64) }),
-  z.object({ type: z.literal("offer.send"), ref: Ref, ...CreateOfferBodySchema.shape }),
-  z.object({
-    type: z.literal("offer.respond"),
-    ref: Ref,
-    offer_id: z.string().max(128),
-    action: OfferActionSchema,
-    counter_amount: CreateOfferBodySchema.shape.amount.optional(),
-    message: CreateOfferBodySchema.shape.message,
-  }),
-  z.object({ type: z.literal("typing.start"), ref: Ref }),
-  z.object({ type: z.literal("typing.stop"), ref: Ref }),
-  z.object({ type: z.literal("read"), ref: Ref, up_to_seq: Seq.optional() }),
-  z.object({ type: z.literal("sync"), ref: Ref, after_seq: Seq.default(0) }),
-  z.object({ type: z.literal("ping"), ref: Ref }),
-]);
+export const ClientFrameSchema = z.discriminatedUnion("type", [...ConversationCommandFrames, PingFrame]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type FrameRef = string | number | undefined;
 
@@ -64,39 +84,40 @@ export type ServerFrame =
   | { type: "sync.batch"; ref?: FrameRef; messages: Message[] }
   | { type: "sync.done"; ref?: FrameRef; last_seq: number }
   | { type: "pong"; ref?: FrameRef }
-  | { type: "error"; ref?: FrameRef; code: ErrorCode; message: string; retry_after_ms?: number };
+  | { type: "error"; ref?: FrameRef; code: ErrorCode; message: string; details?: ErrorDetail[]; retry_after_ms?: number };
 
-export type ParsedFrame =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; ref: FrameRef; code: ErrorCode; message: string };
+export type ParsedFrame<F = ClientFrame> =
+  | { ok: true; frame: F }
+  | { ok: false; ref: FrameRef; code: ErrorCode; message: string; details: ErrorDetail[] };
 
-/** Pure: raw conversation-socket text → a typed frame, or the error frame's content naming what was wrong. */
-export function parseClientFrame(raw: string): ParsedFrame {
-  return parseFrame(ClientFrameSchema, raw);
-}
+export type FrameUnion = z.ZodDiscriminatedUnion<readonly z.ZodObject<{ type: z.ZodLiteral<string> }>[], "type">;
 
-/** A union of frame objects told apart by their literal `type`. */
-type FrameUnion = z.ZodDiscriminatedUnion<z.ZodObject<{ type: z.ZodLiteral<string> } & z.ZodRawShape>[]>;
-
-/** Pure: raw socket text → a frame of `schema`, or the error frame's content naming what was wrong (both socket kinds). */
-export function parseFrame<S extends FrameUnion>(schema: S, raw: string): { ok: true; frame: z.infer<S> } | { ok: false; ref: FrameRef; code: ErrorCode; message: string } {
+/** Pure: a raw socket frame → a typed frame of `schema`, or the error frame's content naming what was wrong. */
+export function parseFrame<S extends FrameUnion>(schema: S, raw: string | ArrayBuffer): ParsedFrame<z.output<S>> {
+  if (typeof raw !== "string") return refusal(undefined, "binary frames are not supported", "frame", "must be a text frame");
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
-    return { ok: false, ref: undefined, code: "VALIDATION_ERROR", message: "frame is not valid JSON" };
+    return refusal(undefined, "frame is not valid JSON", "frame");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { ok: false, ref: undefined, code: "VALIDATION_ERROR", message: "frame must be a JSON object" };
+    return refusal(undefined, "frame must be a JSON object", "frame");
   }
   const candidate = value as { ref?: unknown; type?: unknown };
   const ref = typeof candidate.ref === "string" || typeof candidate.ref === "number" ? candidate.ref : undefined;
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, frame: result.data };
-  const known = schema.options.some((o) => o.shape.type.value === candidate.type);
-  if (!known) {
-    return { ok: false, ref, code: "VALIDATION_ERROR", message: `unknown frame type ${JSON.stringify(candidate.type ?? null)}` };
+  const types = schema.options.map((o) => o.shape.type.value);
+  if (!types.includes(candidate.type as string)) {
+    return refusal(ref, `unknown frame type ${JSON.stringify(candidate.type ?? null)}`, "type", `must be one of: ${types.join(", ")}`);
   }
-  const message = result.error.issues.map((i) => `${i.path.map(String).join(".") || "frame"}: ${i.message}`).join("; ");
-  return { ok: false, ref, code: "VALIDATION_ERROR", message };
+  const details = issueDetails(result.error.issues, "frame");
+  return { ok: false, ref, code: "VALIDATION_ERROR", message: detailSummary(details), details };
 }
+
+function refusal(ref: FrameRef, message: string, field: string, detail = message): Extract<ParsedFrame<never>, { ok: false }> {
+  return { ok: false, ref, code: "VALIDATION_ERROR", message, details: [{ field, message: detail }] };
+}
+
+export const parseClientFrame = (raw: string | ArrayBuffer): ParsedFrame => parseFrame(ClientFrameSchema, raw);

@@ -1,21 +1,22 @@
 import { z } from "@hono/zod-openapi";
 import { IdSchema } from "./common";
-import { ClientFrameSchema, parseFrame, type ClientFrame, type ServerFrame } from "./frames";
+import { ConversationCommandFrames, parseFrame, PingFrame, type ClientFrame, type ParsedFrame, type ServerFrame } from "./frames";
 
-const Ref = ClientFrameSchema.options[0].shape.ref;
+const Ref = PingFrame.shape.ref;
 const ConversationId = { conversation_id: IdSchema };
 
 /**
  * Every conversation-socket command, accepted on the inbox socket with the conversation it is
- * for (DESIGN.md, Realtime: one socket per client). `ping` is the socket's own.
+ * for (DESIGN.md, Realtime: one socket per client); strict like the originals. `ping` is the
+ * socket's own.
  */
-const commandSchemas = ClientFrameSchema.options.filter((o) => o.shape.type.value !== "ping").map((o) => o.extend(ConversationId));
+const commandSchemas = ConversationCommandFrames.map((frame) => frame.extend(ConversationId));
 
-/** Frames a client may send on the inbox socket. */
+/** Frames a client may send on the inbox socket (/api/v1/ws). */
 export const InboxClientFrameSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("subscribe"), ref: Ref, ...ConversationId, after_seq: z.number().int().min(0).optional() }),
-  z.object({ type: z.literal("unsubscribe"), ref: Ref, ...ConversationId }),
-  z.object({ type: z.literal("ping"), ref: Ref }),
+  z.strictObject({ type: z.literal("subscribe"), ref: Ref, ...ConversationId, after_seq: z.number().int().min(0).optional() }),
+  z.strictObject({ type: z.literal("unsubscribe"), ref: Ref, ...ConversationId }),
+  PingFrame,
   ...commandSchemas,
 ]);
 export type InboxClientFrame = z.infer<typeof InboxClientFrameSchema>;
@@ -23,7 +24,7 @@ export type InboxClientFrame = z.infer<typeof InboxClientFrameSchema>;
 /** A conversation command that came through the inbox socket. */
 export type ConversationCommand = Exclude<ClientFrame, { type: "ping" }> & { conversation_id: string };
 
-export const parseInboxFrame = (raw: string) => parseFrame(InboxClientFrameSchema, raw);
+export const parseInboxFrame = (raw: string | ArrayBuffer): ParsedFrame<InboxClientFrame> => parseFrame(InboxClientFrameSchema, raw);
 
 /** What a subscription starts with: what `hello` says on a conversation socket. */
 export type Subscribed = Omit<Extract<ServerFrame, { type: "hello" }>, "type" | "user_id">;

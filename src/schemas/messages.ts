@@ -41,7 +41,7 @@ const sendFields = {
 };
 
 /** A participant's send, from REST or a socket. */
-export const SendInputSchema = z.object({ ...sendFields, type: ClientMessageTypeSchema.default("text") });
+export const SendInputSchema = z.strictObject({ ...sendFields, type: ClientMessageTypeSchema.default("text") });
 export type SendInput = z.infer<typeof SendInputSchema>;
 
 /** The REST body: a participant's send, or the app's backend's (a system message, or one on behalf of a participant). */
@@ -93,7 +93,7 @@ export const SearchResultsSchema = z
   .openapi("SearchResults");
 export type SearchResults = z.infer<typeof SearchResultsSchema>;
 
-export const EditMessageBodySchema = z.object({ content: z.string().max(100_000) }).openapi("EditMessageBody");
+export const EditMessageBodySchema = z.strictObject({ content: z.string().max(100_000) }).openapi("EditMessageBody");
 
 export const ReactionsSchema = z
   .object({ message_id: z.string(), reactions: z.record(z.string(), z.array(z.string())) })
@@ -114,7 +114,7 @@ export const ReceiptsSchema = z
   .openapi("Receipts");
 export type Receipts = z.infer<typeof ReceiptsSchema>;
 
-export const ReadBodySchema = z.object({ up_to_seq: z.number().int().min(0).optional() }).openapi("ReadBody");
+export const ReadBodySchema = z.strictObject({ up_to_seq: z.number().int().min(0).optional() }).openapi("ReadBody");
 
 export const ReadResponseSchema = z
   .object({ last_read_seq: z.number().int(), unread_count: z.number().int() })

@@ -31,7 +31,7 @@ export const OfferSchema = z
 export type Offer = z.infer<typeof OfferSchema>;
 
 export const CreateOfferBodySchema = z
-  .object({
+  .strictObject({
     amount: Amount,
     currency: Currency.optional(),
     product_id: IdSchema.optional(),
@@ -42,7 +42,7 @@ export const CreateOfferBodySchema = z
 export type CreateOfferInput = z.infer<typeof CreateOfferBodySchema>;
 
 export const RespondOfferBodySchema = z
-  .object({
+  .strictObject({
     action: OfferActionSchema,
     counter_amount: Amount.optional(),
     message: z.string().trim().max(1000).optional(),

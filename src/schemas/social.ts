@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { IdSchema, IsoTime } from "./common";
 import { UserSchema } from "./users";
 
-export const UserIdBodySchema = z.object({ user_id: IdSchema }).openapi("UserIdBody");
+export const UserIdBodySchema = z.strictObject({ user_id: IdSchema }).openapi("UserIdBody");
 
 export const FriendRequestSchema = z
   .object({
@@ -28,12 +28,17 @@ export const OnlineFriendsSchema = z.object({ online_friends: z.array(z.string()
 
 export const BlockSchema = z.object({ user_id: z.string(), blocked: z.literal(true) }).openapi("Block");
 
+/** `GET /presence` without user_ids lists the caller's online contacts, at most this many. */
+export const ONLINE_CONTACTS_LISTED = 1000;
+
 export const PresenceQuerySchema = z.object({
   user_ids: z
     .string()
     .max(5000)
     .transform((s) => [...new Set(s.split(",").map((id) => id.trim()).filter(Boolean))])
-    .refine((ids) => ids.length > 0 && ids.length <= 100, { message: "give 1 to 100 comma-separated user ids" }),
+    .refine((ids) => ids.length > 0 && ids.length <= 100, { message: "give 1 to 100 comma-separated user ids" })
+    .optional()
+    .openapi({ description: `Comma-separated ids (1 to 100); without it, every contact who is online now (at most ${ONLINE_CONTACTS_LISTED})` }),
 });
 
 export const PresenceListSchema = z

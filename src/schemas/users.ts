@@ -20,12 +20,15 @@ const Email = z.email().max(254).transform((e) => e.toLowerCase());
 export const MAX_MINTED_TOKEN_SECONDS = 30 * 24 * 3600;
 
 export const LoginBodySchema = z
-  .object({
+  .strictObject({
     email: Email,
     name: Name.optional(),
     avatar_url: AvatarUrl.optional(),
   })
   .openapi("LoginBody");
+
+/** A form-encoded login has the same fields; an HTML form may post others too, which are ignored (only JSON bodies are held to their fields). */
+export const LoginFormSchema = z.object(LoginBodySchema.shape);
 
 export const LoginResponseSchema = z
   .object({
@@ -38,11 +41,11 @@ export const LoginResponseSchema = z
 
 /** The app's backend keeps its users' profiles here under its own ids (the `sub` of their tokens). */
 export const UpsertUserBodySchema = z
-  .object({ email: Email.optional(), name: Name, avatar_url: AvatarUrl.nullable().optional() })
+  .strictObject({ email: Email.optional(), name: Name, avatar_url: AvatarUrl.nullable().optional() })
   .openapi("UpsertUserBody");
 
 export const MintTokenBodySchema = z
-  .object({
+  .strictObject({
     user_id: IdSchema,
     expires_in: z.number().int().min(60).max(MAX_MINTED_TOKEN_SECONDS).optional().openapi({ description: "Seconds; TOKEN_TTL_SECONDS when absent, at most 30 days" }),
   })

@@ -13,7 +13,7 @@ import { InboxState } from "./inbox-state";
 import { InboxSubscriptions } from "./subscriptions";
 import { conversationStub } from "../conversation/access";
 import type { Actor, Result } from "../conversation/conversation";
-import type { ErrorInfo } from "../lib/errors";
+import type { ErrorDetail, ErrorInfo } from "../lib/errors";
 import { parseInboxFrame, type ConversationCommand, type InboxClientFrame, type Subscribed, type UnsubscribeReason } from "../schemas/inbox-frames";
 import type { FrameRef } from "../schemas/frames";
 
@@ -35,7 +35,7 @@ export type InboxFrame =
   | { type: "unsubscribed"; ref?: FrameRef; conversation_id: string; reason?: UnsubscribeReason }
   | { type: "sync.batch"; ref?: FrameRef; conversation_id: string; messages: Message[] }
   | { type: "sync.done"; ref?: FrameRef; conversation_id: string; last_seq: number }
-  | { type: "error"; ref?: FrameRef; conversation_id?: string; code: string; message: string; retry_after_ms?: number };
+  | { type: "error"; ref?: FrameRef; conversation_id?: string; code: string; message: string; details?: ErrorDetail[]; retry_after_ms?: number };
 
 /** A conversation's unread count for the user, stamped so the newer of two counts is known (Conversation.inboxCount). */
 export interface InboxCount {
@@ -243,9 +243,8 @@ export class UserDO extends DurableObject<Env> {
       return closeQuietly(ws, 1009, "frame too large");
     }
     if (!identity || tokenExpired(identity.exp, Date.now())) return this.closeExpired(ws);
-    if (typeof raw !== "string") return this.send(ws, { type: "error", code: "VALIDATION_ERROR", message: "binary frames are not supported" });
     const parsed = parseInboxFrame(raw);
-    if (!parsed.ok) return this.send(ws, { type: "error", ...(parsed.ref !== undefined && { ref: parsed.ref }), code: parsed.code, message: parsed.message });
+    if (!parsed.ok) return this.send(ws, { type: "error", ...(parsed.ref !== undefined && { ref: parsed.ref }), code: parsed.code, message: parsed.message, details: parsed.details });
     const frame = parsed.frame;
     if (frame.type === "ping") return this.send(ws, { type: "pong", ref: frame.ref });
     await this.guarded("frame", async () => {
@@ -476,6 +475,7 @@ function errorFrame(ref: FrameRef, conversationId: string, error: ErrorInfo): In
     conversation_id: conversationId,
     code: error.code,
     message: error.message,
+    ...(error.details !== undefined && { details: error.details }),
     ...(error.retryAfterMs !== undefined && { retry_after_ms: error.retryAfterMs }),
   };
 }

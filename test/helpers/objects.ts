@@ -1,5 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import type { Config } from "../../src/lib/config";
 
 /** The conversation's Durable Object, typed as a plain stub (the RPC-typed one is too deep for tsc in tests). */
 export function stubOf(conversationId: string): DurableObjectStub {
@@ -43,12 +44,21 @@ export function userStubOf(userId: string): DurableObjectStub {
   return env.USERS.get(env.USERS.idFromName(userId)) as unknown as DurableObjectStub;
 }
 
+type WithConfig = { parts: { chat: { config: Config } } };
+
 /**
- * Per-test limits: replaces rates of the conversation object's configuration (RATE_*_PER_MIN, as
- * src/lib/config.ts names them) in memory, until the object is evicted.
+ * Per-test configuration: replaces fields of the conversation object's configuration (as
+ * src/lib/config.ts parses it) in memory, until the object is evicted.
  */
-export function overrideRates(conversationId: string, rates: Record<string, number>): Promise<void> {
+export function overrideConfig(conversationId: string, patch: Partial<Omit<Config, "rates">>): Promise<void> {
   return runInside(stubOf(conversationId), (instance) => {
-    Object.assign((instance.parts as { chat: { config: { rates: Record<string, number> } } }).chat.config.rates, rates);
+    Object.assign((instance as unknown as WithConfig).parts.chat.config, patch);
+  });
+}
+
+/** Per-test limits: replaces rates (RATE_*_PER_MIN, as src/lib/config.ts names them) the same way. */
+export function overrideRates(conversationId: string, rates: Partial<Config["rates"]>): Promise<void> {
+  return runInside(stubOf(conversationId), (instance) => {
+    Object.assign((instance as unknown as WithConfig).parts.chat.config.rates, rates);
   });
 }

@@ -92,6 +92,7 @@ const ServerFrameSchema = z.discriminatedUnion("type", [
       ref: Ref.optional(),
       code: z.string().refine((c) => DOCUMENTED_CODES.has(c) && c !== "INTERNAL", { message: "undocumented or INTERNAL code" }),
       message: z.string().min(1),
+      details: z.array(z.object({ field: z.string(), message: z.string().min(1) }).strict()).optional(),
       retry_after_ms: z.number().positive().optional(),
     })
     .strict(),
@@ -176,7 +177,10 @@ const emoji = fc.oneof(
 
 type Obj = Record<string, unknown>;
 const opt = <T,>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
+/** The fields each client frame type has (DESIGN.md, Realtime): any other is refused. */
+const FRAME_FIELDS = new Map<string, readonly string[]>();
 function frame(type: ClientType, fields: { [key: string]: fc.Arbitrary<unknown> }): fc.Arbitrary<Obj> {
+  FRAME_FIELDS.set(type, ["type", "ref", ...Object.keys(fields)]);
   return fc.record({ ref: optionalRef, ...fields }).map((rest) => {
     const out: Obj = { type };
     for (const [key, value] of Object.entries(rest)) if (value !== undefined) out[key] = value;
@@ -454,19 +458,24 @@ function checkReplies(input: Input, replies: Frame[], model: Model, stats: Stats
   }
   const isObject = isJson && typeof value === "object" && value !== null && !Array.isArray(value);
   if (!isObject) {
-    expect(replies, `non-object frame: ${where}`).toEqual([{ type: "error", code: "VALIDATION_ERROR", message: expect.any(String) }]);
+    expect(replies, `non-object frame: ${where}`).toEqual([{ type: "error", code: "VALIDATION_ERROR", message: expect.any(String), details: expect.any(Array) }]);
     return;
   }
   const frame = value as Obj;
   const hasRef = typeof frame.ref === "string" || typeof frame.ref === "number";
   const refEcho = hasRef ? normaliseRef(frame.ref) : undefined;
   if (typeof frame.type !== "string" || !KNOWN_TYPES.has(frame.type)) {
-    const expected: Obj = { type: "error", code: "VALIDATION_ERROR", message: expect.any(String) };
+    const expected: Obj = { type: "error", code: "VALIDATION_ERROR", message: expect.any(String), details: [{ field: "type", message: expect.any(String) }] };
     if (hasRef) expected.ref = refEcho;
     expect(replies, `unknown type: ${where}`).toEqual([expected]);
     return;
   }
   const type = frame.type as ClientType;
+  const unknownFields = Object.keys(frame).filter((k) => !FRAME_FIELDS.get(type)!.includes(k));
+  if (unknownFields.length > 0) {
+    expect(error?.code, `unknown fields must be refused: ${where}`).toBe("VALIDATION_ERROR");
+    for (const field of unknownFields) expect(error!.details, `details name ${field}: ${where}`).toContainEqual({ field, message: "is not a known field" });
+  }
   if (error) {
     expect(ALLOWED_ERRORS[type], `code ${error.code} for ${type}: ${where}`).toContain(error.code);
     if (hasRef) expect(error.ref, `error must echo ref: ${where}`).toEqual(refEcho);

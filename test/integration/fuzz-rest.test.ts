@@ -104,7 +104,8 @@ const JSON_TYPES = ["application/json", "application/json; charset=utf-8", "Appl
 const WRONG_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", undefined, "application/json;", "application/jsonx", "text/json", "application/json, text/plain", "", "*/*", "application/xml"];
 
 type BodyGen =
-  | { kind: "json"; value: unknown; ct: string | undefined; edits: TextEdit[] }
+  /** `known`: the fields the endpoint's body has; any other is refused (DESIGN.md, Conventions). */
+  | { kind: "json"; value: unknown; ct: string | undefined; edits: TextEdit[]; known: readonly string[] }
   | { kind: "raw"; text: string; ct: string | undefined }
   | { kind: "huge"; ct: string }
   | { kind: "none"; ct: string | undefined };
@@ -166,12 +167,13 @@ function mutate(base: Obj, mutations: Mutation[]): Obj {
 
 function bodies(valid: fc.Arbitrary<Obj>, { bodyless = false } = {}): fc.Arbitrary<BodyGen> {
   const jsonCt = fc.constantFrom(...JSON_TYPES);
+  const known = fc.constant(FIELDS.get(valid) ?? []);
   const mutations = fc.oneof({ weight: 3, arbitrary: fc.constant<Mutation[]>([]) }, { weight: 2, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) });
   const arbs: { weight: number; arbitrary: fc.Arbitrary<BodyGen> }[] = [
-    { weight: 60, arbitrary: fc.record({ kind: fc.constant("json" as const), value: fc.tuple(valid, mutations).map(([v, m]) => mutate(v, m)), ct: jsonCt, edits: fc.constant([]) }) },
-    { weight: 5, arbitrary: fc.record({ kind: fc.constant("json" as const), value: fc.jsonValue({ maxDepth: 3 }), ct: jsonCt, edits: fc.constant([]) }) },
-    { weight: 10, arbitrary: fc.record({ kind: fc.constant("json" as const), value: valid, ct: jsonCt, edits: fc.array(textEdit, { minLength: 1, maxLength: 2 }) }) },
-    { weight: 10, arbitrary: fc.record({ kind: fc.constant("json" as const), value: valid, ct: fc.constantFrom(...WRONG_TYPES), edits: fc.constant([]) }) },
+    { weight: 60, arbitrary: fc.record({ kind: fc.constant("json" as const), value: fc.tuple(valid, mutations).map(([v, m]) => mutate(v, m)), ct: jsonCt, edits: fc.constant([]), known }) },
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant("json" as const), value: fc.jsonValue({ maxDepth: 3 }), ct: jsonCt, edits: fc.constant([]), known }) },
+    { weight: 10, arbitrary: fc.record({ kind: fc.constant("json" as const), value: valid, ct: jsonCt, edits: fc.array(textEdit, { minLength: 1, maxLength: 2 }), known }) },
+    { weight: 10, arbitrary: fc.record({ kind: fc.constant("json" as const), value: valid, ct: fc.constantFrom(...WRONG_TYPES), edits: fc.constant([]), known }) },
     {
       weight: 5,
       arbitrary: fc.record({
@@ -231,8 +233,8 @@ function realiseBody(g: BodyGen, ids: (name: string) => string | undefined): Rea
 }
 
 /**
- * What any body must get whatever the endpoint: a wrong content type or broken JSON is 400
- * VALIDATION_ERROR, a body over 256 KiB is 413 PAYLOAD_TOO_LARGE. Returns the expected code, or
+ * What any body must get whatever the endpoint: a wrong content type, broken JSON or a field the
+ * endpoint does not know is 400 VALIDATION_ERROR, a body over 256 KiB is 413 PAYLOAD_TOO_LARGE. Returns the expected code, or
  * null when the body is JSON of an accepted type (the endpoint decides).
  */
 function genericExpectation(g: BodyGen, body: Realised): string | null {
@@ -241,6 +243,7 @@ function genericExpectation(g: BodyGen, body: Realised): string | null {
   if (!body.parsed.ok) return "VALIDATION_ERROR";
   const v = body.parsed.value;
   if (typeof v !== "object" || v === null || Array.isArray(v)) return "VALIDATION_ERROR";
+  if (g.kind === "json" && Object.keys(v).some((k) => !g.known.includes(k))) return "VALIDATION_ERROR";
   return null;
 }
 
@@ -324,12 +327,16 @@ const amount = fc.oneof(
 const opt = <T,>(arb: fc.Arbitrary<T>, absentOneIn = 2) => fc.option(arb, { nil: undefined, freq: absentOneIn });
 /** Present one time in `presentOneIn`. */
 const rare = <T,>(arb: fc.Arbitrary<T>, presentOneIn: number) => fc.oneof({ weight: presentOneIn - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+/** The fields of each body arbitrary made by `object`, for the model of unknown fields. */
+const FIELDS = new WeakMap<fc.Arbitrary<Obj>, readonly string[]>();
 function object(fields: { [key: string]: fc.Arbitrary<unknown> }): fc.Arbitrary<Obj> {
-  return fc.record(fields).map((r) => {
+  const arbitrary = fc.record(fields).map((r) => {
     const out: Obj = {};
     for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
     return out;
   });
+  FIELDS.set(arbitrary, Object.keys(fields));
+  return arbitrary;
 }
 
 const sendBody = object({

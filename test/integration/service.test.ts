@@ -175,6 +175,9 @@ describe("users and tokens", () => {
     const created = await asService(`/api/v1/users/${id}`, { method: "PUT", json: { name: "Dana Client", email: `${id}@example.com` } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id, name: "Dana Client", email: `${id}@example.com`, avatar_url: null });
+    const admin = await login("admin-searcher");
+    const found = await callJson(`/api/v1/users/search?q=clie`, { token: admin.token });
+    expect(found.body.users.map((u: any) => u.id)).toContain(id);
     const updated = await asService(`/api/v1/users/${id}`, { method: "PUT", json: { name: "Dana C.", avatar_url: "https://img.example.com/d.png" } });
     expect([updated.status, updated.body.name, updated.body.avatar_url]).toEqual([200, "Dana C.", "https://img.example.com/d.png"]);
 

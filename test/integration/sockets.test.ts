@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { callJson, freshDirect, group, history, hs256, login, sendRest, type TestUser } from "../helpers/api";
 import { barrier, closeAll, count, open, openInbox, type Frame } from "../helpers/sockets";
 import { range, sleep } from "../helpers/wait";
+import { overrideConfig } from "../helpers/objects";
 
 // Every test gets its own users (a user's message limit holds across all of their
 // conversations) and its own conversation (a direct conversation per unique context, so each has
@@ -320,22 +321,24 @@ describe("typing", () => {
     expect(b.of("typing")).toHaveLength(2);
   });
 
-  it("a start not refreshed within 5 s expires through the alarm and is broadcast as stopped", async () => {
+  it("a start not refreshed within TYPING_TIMEOUT_MS expires through the alarm and is broadcast as stopped", async () => {
     const id = await fresh();
     const a = await open(id, alice);
     const b = await open(id, bob);
+    await overrideConfig(id, { typingTimeoutMs: 300 });
     a.send({ type: "typing.start" });
     await b.next("typing", (f) => f.is_typing === true);
-    await sleep(5_200);
+    // Well within the default 5 s: only the configured timeout can have ended it.
+    await sleep(400);
     // The alarm may already have fired on its own; either way the expiry must have been broadcast.
     await runDurableObjectAlarm(stubOf(id));
-    const off = await b.next("typing", (f) => f.is_typing === false, 3_000);
+    const off = await b.next("typing", (f) => f.is_typing === false, 1_000);
     expect(off).toEqual({ type: "typing", user_id: alice.id, is_typing: false });
     const late = await open(id, bob);
     expect(late.of("hello")[0]!.typing).toEqual([]);
     await barrier(a);
     expect(a.of("typing")).toHaveLength(0);
-  }, 20_000);
+  });
 
   it("typing starts beyond 10 a minute are dropped quietly", async () => {
     const id = await fresh();

@@ -1,5 +1,8 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { callJson, login, uniqueEmail } from "../helpers/api";
+import { database } from "../../src/db/client";
+import { searchUsersQuery } from "../../src/db/users";
+import { callJson, hs256, login, uniqueEmail } from "../helpers/api";
 import { expectError, fieldsOf } from "../helpers/assertions";
 
 /** A short prefix no other user in this run shares. */
@@ -166,11 +169,74 @@ describe("GET /api/v1/users/search", () => {
     expect(byName.body.users.map((u: any) => u.id).sort()).toEqual([carla.id, dora.id].sort());
     const narrower = await search(me.token, `${tag.toLowerCase()} ca`);
     expect(narrower.body.users.map((u: any) => u.id)).toEqual([carla.id]);
-    // Prefix, not substring.
-    const middle = await search(me.token, "carla");
+    // Prefix of a word, not substring.
+    const middle = await search(me.token, "arla");
     expect(middle.body.users.map((u: any) => u.id)).not.toContain(carla.id);
     const none = await search(me.token, `${tag}-nobody`);
     expect(none.body.users).toEqual([]);
+  });
+
+  it("finds users by the prefix of any word of their name, case-insensitively, not by the inside of a word", async () => {
+    const tag = uniquePrefix("w");
+    const me = await login("word-searcher");
+    const seller = await loginAs(uniqueEmail("s"), `Alice ${tag}Seller`);
+    const middle = await loginAs(uniqueEmail("m"), `Mary ${tag}Ann Smith`);
+    const hyphen = await loginAs(uniqueEmail("h"), `Jean-${tag}Luc`);
+    const ids = async (q: string) => (await search(me.token, q)).body.users.map((u: any) => u.id).sort();
+    expect(await ids(`${tag}SELL`)).toEqual([seller.id]);
+    expect(await ids(`${tag}ann`)).toEqual([middle.id]);
+    expect(await ids(`${tag}luc`)).toEqual([hyphen.id]);
+    expect(await ids(tag)).toEqual([seller.id, middle.id, hyphen.id].sort());
+    expect(await ids(tag.slice(1))).toEqual([]);
+  });
+
+  it("words follow renames (PATCH /users/me and login with a new name) and exclude people who blocked the caller", async () => {
+    const tag = uniquePrefix("r");
+    const me = await login("rename-searcher");
+    const renamed = await loginAs(uniqueEmail("r"), `Old ${tag}Before`);
+    await callJson("/api/v1/users/me", { method: "PATCH", token: renamed.token, json: { name: `New ${tag}After` } });
+    expect((await search(me.token, `${tag}before`)).body.users).toEqual([]);
+    expect((await search(me.token, `${tag}after`)).body.users.map((u: any) => u.name)).toEqual([`New ${tag}After`]);
+    await loginAs(renamed.email, `Third ${tag}Again`);
+    expect((await search(me.token, `${tag}after`)).body.users).toEqual([]);
+    expect((await search(me.token, `${tag}again`)).body.users.map((u: any) => u.id)).toEqual([renamed.id]);
+
+    await callJson("/api/v1/blocks", { method: "POST", token: renamed.token, json: { user_id: me.id } });
+    expect((await search(me.token, `${tag}again`)).body.users).toEqual([]);
+  });
+
+  it("users of an external identity provider are found by the words of their name claim", async () => {
+    const tag = uniquePrefix("x");
+    const me = await login("idp-searcher");
+    const token = await hs256({ sub: `ext-${tag}`, email: uniqueEmail("ext"), name: `Provided ${tag}Person` });
+    expect((await callJson("/api/v1/users/me", { token })).status).toBe(200);
+    expect((await search(me.token, `${tag}pers`)).body.users.map((u: any) => u.id)).toEqual([`ext-${tag}`]);
+  });
+
+  it("users who existed before the name-word index are found once the migration's backfill has run", async () => {
+    const tag = uniquePrefix("b");
+    const me = await login("backfill-searcher");
+    const id = `usr_old_${tag}`;
+    const now = new Date().toISOString();
+    // A row written the way it was before the index existed: no words.
+    await env.DB.prepare("INSERT INTO users (id, email, name, name_lower, created_at, updated_at) VALUES (?, NULL, ?, ?, ?, ?)")
+      .bind(id, `Élodie ${tag}-Dupont`, `élodie ${tag}-dupont`, now, now)
+      .run();
+    expect((await search(me.token, "dupont")).body.users.map((u: any) => u.id)).not.toContain(id);
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.includes("user_name_words"))!;
+    await env.DB.prepare(migration.queries.at(-1)!).run();
+    expect((await search(me.token, `${tag}`)).body.users.map((u: any) => u.id)).toEqual([id]);
+    expect((await search(me.token, "dupon")).body.users.map((u: any) => u.id)).toContain(id);
+  });
+
+  it("every part of the search is a range scan over an index, never a scan of users or of the words", async () => {
+    const { sql, params } = searchUsersQuery(database(env.DB), "sell", "usr_me", 20).toSQL();
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+      .bind(...params)
+      .all<{ detail: string }>();
+    const details = plan.results.map((r) => r.detail);
+    expect(details.some((d) => /user_name_words.*\(word>\? AND word<\?\)/.test(d)), details.join("\n")).toBe(true);
+    expect(details.filter((d) => /^SCAN (users|user_name_words)\b/.test(d)), details.join("\n")).toEqual([]);
   });
 
   it("finds a user by a non-ASCII name prefix in any case", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseClientFrame, type ParsedFrame } from "../../src/schemas/frames";
+import { parseInboxFrame, withConversationId } from "../../src/schemas/inbox-frames";
 
 function ok(raw: unknown) {
   const parsed = parseClientFrame(typeof raw === "string" ? raw : JSON.stringify(raw));
@@ -117,5 +118,55 @@ describe("parseClientFrame: refusals", () => {
     expect(r.ref).toBeUndefined();
     const r2 = bad({ type: "message.send", ref: null, content: "x" });
     expect(r2.ref).toBeUndefined();
+  });
+});
+
+describe("parseClientFrame: unknown fields and plain messages", () => {
+  it("a field the frame type does not know is refused, each one named in details", () => {
+    const r = bad({ type: "message.send", ref: "u", client_id: "c", content: "hi", conversation: "x", colour: 1 });
+    expect(r).toMatchObject({ code: "VALIDATION_ERROR", ref: "u" });
+    expect(r.details).toEqual(
+      expect.arrayContaining([
+        { field: "conversation", message: "is not a known field" },
+        { field: "colour", message: "is not a known field" },
+      ]),
+    );
+    expect(bad({ type: "typing.start", user_id: "me" }).details).toEqual([{ field: "user_id", message: "is not a known field" }]);
+    expect(bad({ type: "ping", pad: "" }).details).toEqual([{ field: "pad", message: "is not a known field" }]);
+  });
+
+  it("data stays free-form", () => {
+    expect(ok({ type: "message.send", client_id: "c", content: "hi", data: { anything: { goes: [1] } } })).toMatchObject({ data: { anything: { goes: [1] } } });
+  });
+
+  it("messages are plain words: required, types, choices", () => {
+    expect(bad({ type: "message.send", content: "x" }).details).toEqual([{ field: "client_id", message: "is required" }]);
+    expect(bad({ type: "read", up_to_seq: "3" }).details).toEqual([{ field: "up_to_seq", message: "must be a number" }]);
+    expect(bad({ type: "offer.respond", offer_id: "o", action: "maybe" }).details).toEqual([{ field: "action", message: "must be one of: accept, reject, counter, withdraw" }]);
+    expect(bad({ type: "ping", ref: true }).details).toEqual([{ field: "ref", message: "must be text or a number" }]);
+    expect(bad({ type: "nope" }).details).toEqual([{ field: "type", message: expect.stringMatching(/^must be one of: message\.send, .*ping$/) }]);
+    expect(bad("{").details).toEqual([{ field: "frame", message: "frame is not valid JSON" }]);
+  });
+
+  it("binary frames are refused by the parser", () => {
+    const parsed = parseClientFrame(new ArrayBuffer(3));
+    expect(parsed).toMatchObject({ ok: false, code: "VALIDATION_ERROR", details: [{ field: "frame", message: "must be a text frame" }] });
+  });
+});
+
+describe("parseInboxFrame", () => {
+  it("takes ping, subscriptions and every conversation command with its conversation_id, strictly", () => {
+    expect(parseInboxFrame(JSON.stringify({ type: "ping", ref: 4 }))).toEqual({ ok: true, frame: { type: "ping", ref: 4 } });
+    expect(parseInboxFrame(JSON.stringify({ type: "ping", ref: 4, extra: 1 }))).toMatchObject({ ok: false, ref: 4, details: [{ field: "extra", message: "is not a known field" }] });
+    expect(parseInboxFrame(JSON.stringify({ type: "subscribe", conversation_id: "c1", after_seq: 3 }))).toEqual({ ok: true, frame: { type: "subscribe", conversation_id: "c1", after_seq: 3 } });
+    expect(parseInboxFrame(JSON.stringify({ type: "typing.start", conversation_id: "c1" }))).toEqual({ ok: true, frame: { type: "typing.start", conversation_id: "c1" } });
+    expect(parseInboxFrame(JSON.stringify({ type: "typing.start", conversation_id: "c1", other: 1 }))).toMatchObject({ ok: false, details: [{ field: "other", message: "is not a known field" }] });
+    expect(parseInboxFrame(JSON.stringify({ type: "message.send", client_id: "c", content: "hi" }))).toMatchObject({ ok: false, details: [{ field: "conversation_id" }] });
+    expect(parseInboxFrame(JSON.stringify({ type: "unsubscribe" }))).toMatchObject({ ok: false, details: [{ field: "conversation_id" }] });
+  });
+
+  it("a relayed frame is the same frame with conversation_id added", () => {
+    const frame = JSON.stringify({ type: "typing", user_id: "u1", is_typing: true });
+    expect(JSON.parse(withConversationId(frame, "c1"))).toEqual({ conversation_id: "c1", type: "typing", user_id: "u1", is_typing: true });
   });
 });

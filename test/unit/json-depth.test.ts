@@ -63,7 +63,13 @@ describe("data and metadata nest at most 32 levels", () => {
   it("the socket's message.send frame: 32 levels pass, 33 are an error naming data", () => {
     expect(parseClientFrame(JSON.stringify({ type: "message.send", client_id: "c", content: "hi", data: nested(32) })).ok).toBe(true);
     const refused = parseClientFrame(JSON.stringify({ type: "message.send", ref: "r", client_id: "c", content: "hi", data: nested(33) }));
-    expect(refused).toEqual({ ok: false, ref: "r", code: "VALIDATION_ERROR", message: expect.stringMatching(/^data: must nest at most 32 levels/) });
+    expect(refused).toEqual({
+      ok: false,
+      ref: "r",
+      code: "VALIDATION_ERROR",
+      message: expect.stringMatching(/^data: must nest at most 32 levels/),
+      details: [{ field: "data", message: expect.stringMatching(/^must nest at most 32 levels/) }],
+    });
   });
 
   it("conversation metadata on create and patch: 32 levels pass, 33 are refused naming metadata", () => {
