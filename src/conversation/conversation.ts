@@ -25,6 +25,7 @@ import { InboxWatchers } from "./inbox-watchers";
 import { PendingOffline } from "./pending-offline";
 import { Replays } from "./replays";
 import { UserThrottle } from "./user-throttle";
+import { WebhookOutbox } from "../webhooks/outbox";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -87,6 +88,7 @@ export class Conversation {
   readonly pendingOffline: PendingOffline;
   readonly senders: UserThrottle;
   readonly replays: Replays;
+  readonly webhooks: WebhookOutbox;
 
   /** When what is kept in memory (buckets, senders' cursors, the mirrored seq) is next saved; null when nothing waits. */
   saveAt: number | null = null;
@@ -120,6 +122,11 @@ export class Conversation {
     this.pendingOffline = new PendingOffline(state);
     this.senders = new UserThrottle(env, conversationId, () => config.rates.messagesPerMin, requestAlarm);
     this.replays = new Replays(this.hub, this.log, (userId, seq) => this.markDelivered(userId, seq));
+    this.webhooks = new WebhookOutbox(env.WEBHOOKS, config.webhooks, config.presenceGraceMs, {
+      participants: () => this.membership.ids(),
+      inboxWatchers: () => this.inboxWatchers.ids(),
+      unreadOf: (userId) => this.unreadOf(userId),
+    });
     this.summary = new SummaryMirror(env.DB, env.MIRROR, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
@@ -230,6 +237,7 @@ export class Conversation {
       }
       this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${JSON.stringify(recipients)}}`);
       this.notifyInboxes(message, watching);
+      this.webhooks.messageNew(message, watching);
     }
     void this.summary.kick();
   }
@@ -275,6 +283,7 @@ export class Conversation {
   /** An in-place change (edit, delete, offer status): everyone sees the message as it now is. */
   publishUpdate(message: Message): void {
     this.hub.broadcast({ type: "message.updated", message });
+    this.webhooks.emit("message.updated", { conversation_id: this.id, message });
     if (message.seq === this.log.lastSeq) this.summary.markDirty();
     void this.summary.kick();
   }

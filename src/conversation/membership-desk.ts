@@ -105,6 +105,7 @@ export class MembershipDesk {
     if (person.blockedCaller) return fail("BLOCKED", "this user does not accept conversations from you");
     const existing = c.membership.roleOf(userId);
     const { added } = c.transaction(() => c.membership.add(userId, role ?? existing ?? "member", nowIso()));
+    if (added) c.webhooks.emit("participant.added", { conversation_id: c.id, user_id: userId, role: c.membership.roleOf(userId) ?? "member" });
     return ok({ added, state: this.state(actor.id) });
   }
 
@@ -117,11 +118,13 @@ export class MembershipDesk {
     if (!(actor.isAdmin || userId === actor.id || meta.createdBy === actor.id)) {
       return fail("FORBIDDEN", "only the creator or an admin may remove others");
     }
+    const role = c.membership.roleOf(userId);
     const removed = c.transaction(() => {
       c.inboxWatchers.set(userId, false);
       return c.membership.remove(userId);
     });
     if (!removed) return fail("USER_NOT_FOUND", "not a participant");
+    c.webhooks.emit("participant.removed", { conversation_id: c.id, user_id: userId, role: role ?? "member" });
     if (c.typing.stop(userId)) c.broadcastTyping(userId, false);
     c.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
     return ok(this.state(actor.id));

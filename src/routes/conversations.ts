@@ -37,6 +37,7 @@ import {
   type ParticipantRole,
 } from "../schemas/conversations";
 import { ReadBodySchema, ReadResponseSchema } from "../schemas/messages";
+import { emitFromWorker } from "../webhooks/outbox";
 
 export const conversationRoutes = createApp();
 conversationRoutes.use("*", requireAuth);
@@ -144,6 +145,7 @@ conversationRoutes.openapi(create, async (c) => {
   const created = toConversation((await loadConversation(db, id))!, me);
   const others = members.filter((userId) => userId !== me);
   c.executionCtx.waitUntil(pushToInboxes(c.env, others, { type: "conversation.created", conversation: created }));
+  emitFromWorker(c.env, c.executionCtx, "conversation.created", { conversation: created });
   return c.json(created, 201);
 });
 
@@ -246,7 +248,9 @@ conversationRoutes.openapi(patch, async (c) => {
       updatedAt: nowIso(),
     });
   }
-  return c.json(await conversationView(db, state, identity.id), 200);
+  const updated = await conversationView(db, state, identity.id);
+  emitFromWorker(c.env, c.executionCtx, "conversation.updated", { conversation: updated });
+  return c.json(updated, 200);
 });
 
 const addMember = createRoute({

@@ -127,6 +127,11 @@ export class UserDO extends DurableObject<Env> {
     return this.inboxSockets().length > 0;
   }
 
+  /** Whether any socket of this user, inbox or conversation, is open (a message.unread check asks). */
+  async hasSockets(): Promise<boolean> {
+    return this.isOnline();
+  }
+
   /** Pushes an event (friend request, new conversation, someone's presence) to the inbox sockets. */
   async push(frame: InboxFrame): Promise<void> {
     this.broadcast(frame);
