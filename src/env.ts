@@ -2,6 +2,7 @@ import type { ConversationDO } from "./conversation/conversation-do";
 import type { IpLimiterDO } from "./limits/ip-limiter-do";
 import type { MirrorMessage } from "./mirror/summary";
 import type { UserDO } from "./user/user-do";
+import type { WebhookJob } from "./webhooks/jobs";
 
 /** Bindings and [vars] from wrangler.toml. Vars arrive as strings; src/lib/config.ts parses them. */
 export interface Env {
@@ -13,6 +14,8 @@ export interface Env {
   IP_LIMITER: DurableObjectNamespace<IpLimiterDO>;
   /** Summaries and read cursors on their way to D1, written in batches across conversations. */
   MIRROR: Queue<MirrorMessage>;
+  /** Webhook events and message.unread checks on their way to WEBHOOK_URL (src/webhooks). */
+  WEBHOOKS: Queue<WebhookJob>;
   ENVIRONMENT?: string;
   DEV_LOGIN?: string;
   JWT_SECRET?: string;
@@ -38,6 +41,10 @@ export interface Env {
   PRESENCE_GRACE_MS?: string;
   TYPING_TIMEOUT_MS?: string;
   CORS_ORIGINS?: string;
+  WEBHOOK_URL?: string;
+  WEBHOOK_SECRET?: string;
+  /** The first retry's delay; later ones double it (src/webhooks/retry.ts). Lowered by the tests. */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
 }
 
 /** Who is calling, as established by src/auth. */

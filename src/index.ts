@@ -4,9 +4,8 @@ import { bodyLimit } from "hono/body-limit";
 import type { Env } from "./env";
 import { createApp } from "./lib/app";
 import { apiCors } from "./lib/cors";
-import { consumeMirror } from "./mirror/consumer";
-import type { MirrorMessage } from "./mirror/summary";
 import { AppError, errorResponse, validationError } from "./lib/errors";
+import { consumeQueue } from "./queues";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes, uploadRoutes } from "./routes/attachments";
 import { authRoutes } from "./routes/auth";
@@ -90,5 +89,5 @@ app.onError((err) => {
 
 export default {
   fetch: app.fetch,
-  queue: (batch: MessageBatch<MirrorMessage>, env: Env) => consumeMirror(batch, env),
-} satisfies ExportedHandler<Env, MirrorMessage>;
+  queue: consumeQueue,
+} satisfies ExportedHandler<Env, unknown>;

@@ -25,4 +25,5 @@ export { Outbox, MemoryOutboxStorage, keyValueOutboxStorage, type KeyValueStore,
 export { Emitter, type Listener } from "./emitter.js";
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 export { newClientId } from "./ids.js";
+export { verifyWebhook, signWebhook, SIGNATURE_HEADER, DEFAULT_TOLERANCE_SECONDS, type VerifyOptions } from "./webhook-signature.js";
 export type * from "./types.js";

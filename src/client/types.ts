@@ -123,3 +123,6 @@ export type WebSocketImplementation = new (url: string) => unknown;
 
 /** A bearer token, or a function returning a current one (called before every connect and after a 4001). */
 export type TokenSource = string | (() => string | Promise<string>);
+
+/** A webhook request's JSON body, as `verifyWebhook` vouches for it (see README, Webhooks). */
+export type { WebhookEvent, WebhookEventData, WebhookEventType } from "../webhooks/events.js";

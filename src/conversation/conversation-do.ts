@@ -6,7 +6,7 @@ import { closeQuietly, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS
 import type { Attachment } from "../schemas/attachments";
 import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT, type ParticipantRole } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts, SearchQuery, SendMessageBody } from "../schemas/messages";
+import type { HistoryPage, HistoryQuery, Message, Profile, ReadState, Receipts, SearchQuery, SendMessageBody } from "../schemas/messages";
 import type { CreateOfferInput, RespondOfferInput } from "../schemas/offers";
 import { accessDenied, Conversation, fail, invalidField, ok, type Actor, type Origin, type Result } from "./conversation";
 import type { UploadBucket } from "./limiter";
@@ -115,6 +115,11 @@ export class ConversationDO extends DurableObject<Env> {
     const chat = this.parts!.chat;
     const error = this.runCommand(actor, frame, { ref: frame.ref, reply: (text) => replies.push(withConversationId(text, chat.id)) });
     return { replies, error };
+  }
+
+  /** A participant's name or avatar changed: their messages carry the new one from now on. */
+  async setProfile(userId: string, profile: Profile): Promise<void> {
+    this.parts?.chat.membership.setProfile(userId, profile);
   }
 
   /** The user's object says the user is over their message limit across conversations until `until` (ms). */

@@ -28,6 +28,7 @@ import { PendingOffline } from "./pending-offline";
 import { Replays } from "./replays";
 import { UserThrottle } from "./user-throttle";
 import { Subscribers } from "./subscribers";
+import { WebhookOutbox } from "../webhooks/outbox";
 
 /** Who acts, as the Worker (or the socket's attachment) authenticated them. */
 export interface Actor {
@@ -103,6 +104,7 @@ export class Conversation {
   readonly senders: UserThrottle;
   readonly replays: Replays;
   readonly search: SearchIndex;
+  readonly webhooks: WebhookOutbox;
 
   /** When what is kept in memory (buckets, senders' cursors, the mirrored seq) is next saved; null when nothing waits. */
   saveAt: number | null = null;
@@ -121,7 +123,7 @@ export class Conversation {
     this.membership = new Membership(sql, state);
     const conversationId = () => this.id;
     this.reactions = new Reactions(sql);
-    this.log = new MessageLog(sql, this.reactions, conversationId);
+    this.log = new MessageLog(sql, this.reactions, conversationId, (userId) => this.membership.profileOf(userId));
     const unsaved = () => this.markUnsaved();
     this.members = new Members(sql, unsaved);
     this.members.recover(Number(state.get("saved_through_seq") ?? 0));
@@ -138,6 +140,11 @@ export class Conversation {
     this.senders = new UserThrottle(env, conversationId, () => config.rates.messagesPerMin, requestAlarm);
     this.search = new SearchIndex(sql, state);
     this.replays = new Replays(this.hub, this.log, (userId, seq) => this.markDelivered(userId, seq));
+    this.webhooks = new WebhookOutbox(env.WEBHOOKS, config.webhooks, config.presenceGraceMs, {
+      participants: () => this.membership.ids(),
+      hasInbox: (userId) => this.inboxWatchers.has(userId),
+      unreadOf: (userId) => this.unreadOf(userId),
+    });
     this.summary = new SummaryMirror(env.DB, env.MIRROR, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
@@ -224,8 +231,8 @@ export class Conversation {
    * Appends inside the caller's transaction. A sender's own message moves their read cursor
    * (members.recordSent), which is what keeps unread = last_seq − cursor exact.
    */
-  append(input: NewMessage): Message {
-    const message = this.log.append(input);
+  append(input: Omit<NewMessage, "sender">): Message {
+    const message = this.log.append({ ...input, sender: input.senderId ? this.membership.profileOf(input.senderId) : null });
     this.meter.messages++;
     if (input.senderId) this.members.recordSent(input.senderId, message.seq);
     return message;
@@ -254,6 +261,7 @@ export class Conversation {
       }
       this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${JSON.stringify(recipients)}}`);
       this.notifyInboxes(message, watching);
+      this.webhooks.messageNew(message, watching);
     }
     void this.summary.kick();
   }
@@ -325,6 +333,7 @@ export class Conversation {
   /** An in-place change (edit, delete, offer status): everyone sees the message as it now is. */
   publishUpdate(message: Message): void {
     this.hub.broadcast({ type: "message.updated", message });
+    this.webhooks.emit("message.updated", { conversation_id: this.id, message });
     if (message.seq === this.log.lastSeq) this.summary.markDirty();
     void this.summary.kick();
   }

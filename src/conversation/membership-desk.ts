@@ -1,6 +1,7 @@
 import { nowIso } from "../lib/ids";
 import { CLOSE_REMOVED } from "../lib/protocol";
 import { PARTICIPANTS_LISTED, type ParticipantRole } from "../schemas/conversations";
+import type { Profile } from "../schemas/messages";
 import { fail, isModerator, ok, type Actor, type Conversation, type Result } from "./conversation";
 import type { ConversationStatus, NewConversation, Refusal } from "./membership";
 
@@ -12,6 +13,8 @@ export interface NewParticipant {
   known: boolean;
   /** The user has blocked the one adding them. */
   blockedCaller: boolean;
+  /** Their name and avatar now (null for an unknown user). */
+  profile: Profile | null;
 }
 
 /** What a route needs to know of the conversation after a change (or to answer GET), as the object has it now. */
@@ -111,7 +114,12 @@ export class MembershipDesk {
     const existing = c.membership.seatOf(userId);
     if (role !== undefined && existing?.locked && existing.role !== role && !isModerator(actor)) return lockedRole();
     const seat = { role: role ?? existing?.role ?? "member", locked: (existing?.locked ?? false) || (role !== undefined && isModerator(actor)) };
-    const { added } = c.transaction(() => c.membership.add(userId, seat, nowIso()));
+    const { added } = c.transaction(() => {
+      const changed = c.membership.add(userId, seat, nowIso());
+      if (person.profile) c.membership.setProfile(userId, person.profile);
+      return changed;
+    });
+    if (added) c.webhooks.emit("participant.added", { conversation_id: c.id, user_id: userId, role: seat.role });
     return ok({ added, state: this.state(actor.id) });
   }
 
@@ -133,10 +141,12 @@ export class MembershipDesk {
     if (!(isModerator(actor) || userId === actor.id || meta.createdBy === actor.id)) {
       return fail("FORBIDDEN", "only the creator, an admin or the app's backend may remove others");
     }
+    const role = c.membership.roleOf(userId);
     const removed = c.transaction(() => c.membership.remove(userId));
     if (!removed) return fail("USER_NOT_FOUND", "not a participant");
     c.watchInbox(userId, false);
     if (c.unsubscribe(userId)) c.subscribers.ended(userId, "removed");
+    c.webhooks.emit("participant.removed", { conversation_id: c.id, user_id: userId, role: role ?? "member" });
     if (c.typing.stop(userId)) c.broadcastTyping(userId, false);
     c.hub.closeUser(userId, CLOSE_REMOVED, "no longer a participant");
     return ok(this.state(actor.id));

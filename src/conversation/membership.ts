@@ -1,4 +1,5 @@
 import type { ParticipantRole } from "../schemas/conversations";
+import type { Profile } from "../schemas/messages";
 import type { StateStore } from "./storage";
 
 export type Refusal = "BLOCKED" | "NOT_FRIENDS";
@@ -28,7 +29,7 @@ export interface NewConversation {
   id: string;
   type: "direct" | "group";
   createdBy: string;
-  participants: ({ userId: string } & Seat)[];
+  participants: ({ userId: string; profile: Profile } & Seat)[];
   refusals: Record<string, Refusal>;
 }
 
@@ -54,6 +55,7 @@ export class Membership {
   private currentVersion: number;
   private activeCount: number;
   private readonly seats = new Map<string, Seat | null>();
+  private readonly profiles = new Map<string, Profile | null>();
 
   constructor(
     private readonly sql: SqlStorage,
@@ -81,18 +83,21 @@ export class Membership {
   /** Inside a transaction. Creating twice is refused by the caller (see Conversation.create). */
   create(input: NewConversation, now: string): void {
     const version = this.bump();
-    for (const { userId, role, locked } of input.participants) {
+    for (const { userId, role, locked, profile } of input.participants) {
       // Creation is mirrored by the Worker itself (one D1 batch with the conversation row).
       this.sql.exec(
-        "INSERT INTO participants (user_id, role, role_locked, joined_at, active, version, mirrored_version) VALUES (?, ?, ?, ?, 1, ?, ?)",
+        "INSERT INTO participants (user_id, role, role_locked, joined_at, active, version, mirrored_version, name, avatar_url) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
         userId,
         role,
         locked ? 1 : 0,
         now,
         version,
         version,
+        profile.name,
+        profile.avatar_url,
       );
     }
+    this.profiles.clear();
     this.activeCount = input.participants.length;
     this.seats.clear();
     this.saveMeta({ id: input.id, type: input.type, createdBy: input.createdBy, status: "active", closedBy: null, refusals: input.refusals }, true);
@@ -114,6 +119,23 @@ export class Membership {
 
   isParticipant(userId: string): boolean {
     return this.seatOf(userId) !== null;
+  }
+
+  /** A participant's (or former participant's) name and avatar as the Worker last told: what their messages carry. */
+  profileOf(userId: string): Profile | null {
+    let profile = this.profiles.get(userId);
+    if (profile === undefined) {
+      const row = this.sql.exec<{ name: string | null; avatar_url: string | null }>("SELECT name, avatar_url FROM participants WHERE user_id = ?", userId).toArray()[0];
+      profile = row?.name != null ? { name: row.name, avatar_url: row.avatar_url } : null;
+      this.profiles.set(userId, profile);
+    }
+    return profile;
+  }
+
+  /** A profile changed (or is learned): messages from now on carry it. Not a membership change: no version. */
+  setProfile(userId: string, profile: Profile): void {
+    this.sql.exec("UPDATE participants SET name = ?, avatar_url = ? WHERE user_id = ?", profile.name, profile.avatar_url, userId);
+    this.profiles.delete(userId);
   }
 
   /** Adds a participant, or changes a participant's seat. Inside a transaction; returns whether they are new. */

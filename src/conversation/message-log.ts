@@ -1,13 +1,15 @@
 import { newId, nowIso } from "../lib/ids";
 import { jsonDepth, MAX_JSON_DEPTH } from "../lib/json-depth";
 import type { Attachment } from "../schemas/attachments";
-import type { HistoryPage, HistoryQuery, Message } from "../schemas/messages";
+import type { HistoryPage, HistoryQuery, Message, Profile, Sender } from "../schemas/messages";
 import type { ReactionMap, Reactions } from "./reactions";
 
 type MessageRow = {
   seq: number;
   id: string;
   sender_id: string | null;
+  /** The sender's profile when sent (JSON); null in rows from before profiles were kept. */
+  sender: string | null;
   type: Message["type"];
   content: string | null;
   data: string | null;
@@ -21,6 +23,8 @@ type MessageRow = {
 
 export interface NewMessage {
   senderId: string | null;
+  /** The sender's name and avatar now, carried by the message from then on. */
+  sender: Profile | null;
   type: Message["type"];
   content: string | null;
   data: Record<string, unknown> | null;
@@ -54,6 +58,8 @@ export class MessageLog {
     private readonly sql: SqlStorage,
     private readonly reactions: Reactions,
     private readonly conversationId: () => string,
+    /** For rows stored before messages kept their sender's profile. */
+    private readonly profileOf: (userId: string) => Profile | null,
   ) {
     this.last = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM messages").one().seq ?? 0;
   }
@@ -68,6 +74,7 @@ export class MessageLog {
       seq: this.last + 1,
       id: newId("msg"),
       sender_id: input.senderId,
+      sender: input.sender ? JSON.stringify(input.sender) : null,
       type: input.type,
       content: wellFormed(input.content),
       data: input.data ? JSON.stringify(input.data) : null,
@@ -79,11 +86,12 @@ export class MessageLog {
       deleted_at: null,
     };
     this.sql.exec(
-      `INSERT INTO messages (seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (seq, id, sender_id, sender, type, content, data, reply_to, attachment, client_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.seq,
       row.id,
       row.sender_id,
+      row.sender,
       row.type,
       row.content,
       row.data,
@@ -173,6 +181,12 @@ export class MessageLog {
     return rows.map((row) => this.toMessage(row, reactions.get(row.seq) ?? {}));
   }
 
+  private senderOf(row: MessageRow): Sender | null {
+    if (row.sender_id === null) return null;
+    const profile = row.sender ? (JSON.parse(row.sender) as Profile) : this.profileOf(row.sender_id);
+    return { id: row.sender_id, name: profile?.name ?? row.sender_id, avatar_url: profile?.avatar_url ?? null };
+  }
+
   private toMessage(row: MessageRow, reactions: ReactionMap): Message {
     const deleted = row.deleted_at !== null;
     return {
@@ -180,6 +194,7 @@ export class MessageLog {
       conversation_id: this.conversationId(),
       seq: row.seq,
       sender_id: row.sender_id,
+      sender: this.senderOf(row),
       type: row.type,
       content: deleted ? null : row.content,
       data: deleted || !row.data ? null : storedData(row.data),

@@ -79,6 +79,7 @@ export class OfferDesk {
     if (!result.ok) return result;
     const { updated, offerMessageSeq, response, counter, outcome } = result.value;
     c.hub.broadcast({ type: "offer.updated", offer: updated });
+    c.webhooks.emit("offer.updated", { conversation_id: c.id, offer: updated });
     if (offerMessageSeq !== null) c.publishUpdate(c.log.bySeq(offerMessageSeq)!);
     // The counter offer is appended before the response that names it: fan out in seq order.
     const appended = [response, ...(counter ? [counter] : []), ...(outcome ? [outcome] : [])].sort((a, b) => a.seq - b.seq);

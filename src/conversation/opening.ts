@@ -2,12 +2,13 @@ import type { Env, Identity } from "../env";
 import { database, type Db } from "../db/client";
 import { findDirect, insertConversation, loadConversation, toConversation } from "../db/conversations";
 import { areFriends, blockersAmong } from "../db/social";
-import { findUsersByEmails, findUsersByIds } from "../db/users";
+import { findUsersByEmails, findUsersByIds, profileOf } from "../db/users";
 import { readConfig } from "../lib/config";
 import { AppError, validationError } from "../lib/errors";
 import { newId, nowIso } from "../lib/ids";
 import type { Conversation, CreateConversationBody, ParticipantRole } from "../schemas/conversations";
 import { inboxStub, pushToInboxes } from "../user/inbox";
+import { emitFromWorker } from "../webhooks/outbox";
 import { conversationStub, directRefusals, unwrap } from "./access";
 
 // Opening a conversation (Worker side): POST /conversations and POST /messages (send to a person).
@@ -72,7 +73,13 @@ export async function openConversation(env: Env, ctx: { waitUntil(promise: Promi
   const now = nowIso();
   const id = newId("cnv");
   const roles: Record<string, ParticipantRole> = body.roles ?? {};
-  const participants = members.map((userId) => ({ userId, role: roles[userId] ?? "member", locked: identity.isService && userId in roles }));
+  const people = new Map((await findUsersByIds(db, members)).map((row) => [row.id, profileOf(row)]));
+  const participants = members.map((userId) => ({
+    userId,
+    role: roles[userId] ?? "member",
+    locked: identity.isService && userId in roles,
+    profile: people.get(userId) ?? { name: userId, avatar_url: null },
+  }));
   // The object is the authority, so it exists first; D1's rows (for listing and the direct
   // key) follow. A create that loses the direct-key race leaves an object no one can reach.
   const refusals = body.type === "direct" ? await directRefusals(env, db, members[0]!, members[1]!) : {};
@@ -106,6 +113,7 @@ export async function openConversation(env: Env, ctx: { waitUntil(promise: Promi
   const created = toConversation((await loadConversation(db, id))!, me);
   const others = members.filter((userId) => userId !== me);
   ctx.waitUntil(pushToInboxes(env, others, { type: "conversation.created", conversation: created }));
+  emitFromWorker(env, ctx, "conversation.created", { conversation: created });
   return { conversation: created, created: true };
 }
 

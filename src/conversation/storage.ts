@@ -105,6 +105,11 @@ const MIGRATIONS: string[] = [
   // (what reaches an inbox socket counts as delivered: subscribers.ts, inbox-watchers.ts).
   `CREATE TABLE subscribers (user_id TEXT PRIMARY KEY, session INTEGER NOT NULL);
    ALTER TABLE inbox_watchers ADD COLUMN session INTEGER NOT NULL DEFAULT 0;`,
+  // Each message keeps its sender's profile as it was when sent; participants' profiles are
+  // kept here so a send reads no D1 (membership.ts).
+  `ALTER TABLE messages ADD COLUMN sender TEXT;
+   ALTER TABLE participants ADD COLUMN name TEXT;
+   ALTER TABLE participants ADD COLUMN avatar_url TEXT;`,
   // Full-text search (search-index.ts). Contentless (the text stays in `messages` only) and
   // columnsize=0 (no per-message size row): indexing a batch writes one row per message plus a
   // few segment rows, and it happens off the send path. Existing objects start unindexed and

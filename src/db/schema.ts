@@ -198,3 +198,22 @@ export const mirrorMeter = sqliteTable("mirror_meter", {
   messages: integer("messages").notNull().default(0),
   statements: integer("statements").notNull().default(0),
 });
+
+/**
+ * Webhook events that could not be delivered after every retry (src/webhooks/consumer.ts), for
+ * admins to read (GET /api/v1/admin/webhook-failures) and replay by hand.
+ */
+export const webhookFailures = sqliteTable(
+  "webhook_failures",
+  {
+    eventId: text("event_id").primaryKey(),
+    type: text("type").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    attempts: integer("attempts").notNull(),
+    lastError: text("last_error").notNull(),
+    /** The event exactly as it was POSTed (JSON). */
+    event: text("event", { mode: "json" }).notNull(),
+    failedAt: text("failed_at").notNull(),
+  },
+  (t) => [index("webhook_failures_failed_at_idx").on(t.failedAt)],
+);

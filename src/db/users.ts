@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, lt, ne, not, notInArray, sql } from "drizzle-orm";
 import { inList } from "./in-list";
 import type { Identity } from "../env";
+import type { Profile } from "../schemas/messages";
 import { newId, nowIso } from "../lib/ids";
 import type { Db } from "./client";
 import { userNameWords, users } from "./schema";
@@ -13,6 +14,9 @@ function newUserRow(id: string, email: string | null, name: string, avatarUrl: s
   const now = nowIso();
   return { id, email, name, nameLower: name.toLowerCase(), avatarUrl, createdAt: now, updatedAt: now };
 }
+
+/** What a conversation keeps of a participant, and their messages carry. */
+export const profileOf = (row: Pick<UserRow, "name" | "avatarUrl">): Profile => ({ name: row.name, avatar_url: row.avatarUrl });
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   return db.select().from(users).where(eq(users.id, id)).get();

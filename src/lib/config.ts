@@ -22,6 +22,15 @@ export interface Config {
   /** Per-user token buckets, each N per minute (see src/conversation/limiter.ts for who spends which). */
   rates: { messagesPerMin: number; typingPerMin: number; pingsPerMin: number; uploadsPerMin: number; voiceNotesPerMin: number; reactionsPerMin: number; conversationsPerMin: number };
   ipRates: { loginsPerMin: number; ticketsPerMin: number; connectsPerMin: number };
+  /** Null unless both WEBHOOK_URL and WEBHOOK_SECRET are set: then no event is even made. */
+  webhooks: WebhookSettings | null;
+}
+
+export interface WebhookSettings {
+  url: string;
+  secret: string;
+  /** The first retry's delay in seconds; each later one doubles it, up to a cap. */
+  retryBaseSeconds: number;
 }
 
 function positiveInt(raw: string | undefined, fallback: number): number {
@@ -75,5 +84,9 @@ export function readConfig(env: Env): Config {
       ticketsPerMin: positiveInt(env.RATE_CONNECTS_PER_MIN_PER_IP, 60),
       connectsPerMin: positiveInt(env.RATE_CONNECTS_PER_MIN_PER_IP, 60),
     },
+    webhooks:
+      env.WEBHOOK_URL && env.WEBHOOK_SECRET
+        ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, retryBaseSeconds: positiveInt(env.WEBHOOK_RETRY_BASE_SECONDS, 10) }
+        : null,
   };
 }

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { issueTicket, TICKET_TTL_SECONDS } from "../auth/tickets";
 import { issueToken, signingKey } from "../auth/tokens";
 import { requireAuth, requireService, requireUser } from "../auth/middleware";
+import { spreadProfile } from "../conversation/profiles";
 import { database } from "../db/client";
 import { findUserById, upsertUserByEmail } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
@@ -46,6 +47,8 @@ authRoutes.openapi(login, async (c) => {
     name: parsed.data.name,
     avatarUrl: parsed.data.avatar_url,
   });
+  // A login that names the user may rename them: their conversations learn it.
+  if (parsed.data.name !== undefined || parsed.data.avatar_url !== undefined) spreadProfile(c.env, c.executionCtx, user);
   const { token, expiresIn } = await issueToken(c.env, user);
   return c.json({ access_token: token, token_type: "bearer" as const, expires_in: expiresIn, user: toUser(user) }, 200);
 });

@@ -13,7 +13,7 @@ import {
   updateConversation,
 } from "../db/conversations";
 import { hasBlocked } from "../db/social";
-import { findUserById, findUsersByIds } from "../db/users";
+import { findUserById, findUsersByIds, profileOf } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
 import { AppError, validationError } from "../lib/errors";
 import { nowIso } from "../lib/ids";
@@ -29,6 +29,7 @@ import {
   SetRoleBodySchema,
 } from "../schemas/conversations";
 import { ReadBodySchema, ReadResponseSchema } from "../schemas/messages";
+import { emitFromWorker } from "../webhooks/outbox";
 
 export const conversationRoutes = createApp();
 conversationRoutes.use("*", requireAuth);
@@ -153,7 +154,9 @@ conversationRoutes.openapi(patch, async (c) => {
       updatedAt: nowIso(),
     });
   }
-  return c.json(await conversationView(db, state, identity.id), 200);
+  const updated = await conversationView(db, state, identity.id);
+  emitFromWorker(c.env, c.executionCtx, "conversation.updated", { conversation: updated });
+  return c.json(updated, 200);
 });
 
 const addMember = createRoute({
@@ -175,12 +178,12 @@ conversationRoutes.openapi(addMember, async (c) => {
   const db = database(c.env.DB);
   const body = c.req.valid("json");
   // Facts about the person from D1; the object refuses with them only after its own access check.
-  const [known, blockedCaller] = await Promise.all([
-    findUserById(db, body.user_id).then(Boolean),
+  const [person, blockedCaller] = await Promise.all([
+    findUserById(db, body.user_id),
     body.user_id === identity.id || identity.isService ? false : hasBlocked(db, body.user_id, identity.id),
   ]);
   const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
-  const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known, blockedCaller }));
+  const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known: person !== undefined, blockedCaller, profile: person ? profileOf(person) : null }));
   return c.json(await conversationView(db, state, identity.id), added ? 201 : 200);
 });
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth, requireService, requireUser } from "../auth/middleware";
+import { spreadProfile } from "../conversation/profiles";
 import { database } from "../db/client";
 import { findUserById, searchUsers, updateUser, upsertUserById, type UserRow } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
@@ -45,6 +46,7 @@ userRoutes.openapi(patchMe, async (c) => {
   const body = c.req.valid("json");
   const row = await updateUser(database(c.env.DB), c.get("identity").id, { name: body.name, avatarUrl: body.avatar_url });
   if (!row) throw new AppError("USER_NOT_FOUND", "user not found");
+  spreadProfile(c.env, c.executionCtx, row);
   return c.json(toUser(row), 200);
 });
 
@@ -99,5 +101,6 @@ userRoutes.openapi(upsertUser, async (c) => {
   const body = c.req.valid("json");
   const result = await upsertUserById(database(c.env.DB), c.req.valid("param").id, { email: body.email, name: body.name, avatarUrl: body.avatar_url });
   if ("emailTaken" in result) throw validationError("email", "belongs to another user");
+  if (!result.created) spreadProfile(c.env, c.executionCtx, result.row);
   return c.json(toUser(result.row), result.created ? 201 : 200);
 });

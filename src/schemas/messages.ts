@@ -11,12 +11,22 @@ export const MessageTypeSchema = z.enum(["text", "image", "file", "voice", "prod
  */
 export const ClientMessageTypeSchema = z.enum(["text", "product", "image", "file", "voice"]);
 
+/** A sender's name and avatar as they were when the message was sent. */
+export const SenderSchema = z.object({ id: z.string(), name: z.string(), avatar_url: z.string().nullable() }).openapi("Sender");
+export type Sender = z.infer<typeof SenderSchema>;
+export type Profile = Omit<Sender, "id">;
+
+/** Of one's own message: delivered or read by every other participant (history pages only). */
+export const DeliveryStatusSchema = z.enum(["sent", "delivered", "read"]);
+export type DeliveryStatus = z.infer<typeof DeliveryStatusSchema>;
+
 export const MessageSchema = z
   .object({
     id: z.string(),
     conversation_id: z.string(),
     seq: z.number().int().positive(),
     sender_id: z.string().nullable(),
+    sender: SenderSchema.nullable().openapi({ description: "The sender's profile when the message was sent; null for system messages" }),
     type: MessageTypeSchema,
     content: z.string().nullable(),
     data: z.record(z.string(), z.unknown()).nullable(),
@@ -27,6 +37,7 @@ export const MessageSchema = z
     edited_at: IsoTime.nullable(),
     deleted_at: IsoTime.nullable(),
     created_at: IsoTime,
+    status: DeliveryStatusSchema.optional().openapi({ description: "History pages only, on the viewer's own messages: delivered or read by every other participant" }),
   })
   .openapi("Message");
 export type Message = z.infer<typeof MessageSchema>;

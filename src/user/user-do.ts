@@ -168,6 +168,11 @@ export class UserDO extends DurableObject<Env> {
     for (const ws of this.socketsIn(this.subscriptions.removeConversation(conversationId))) this.send(ws, frame);
   }
 
+  /** Whether any socket of this user, inbox or conversation, is open (a message.unread check asks). */
+  async hasSockets(): Promise<boolean> {
+    return this.isOnline();
+  }
+
   /** Pushes an event (friend request, new conversation, someone's presence) to the inbox sockets. */
   async push(frame: InboxFrame): Promise<void> {
     this.broadcast(frame);
