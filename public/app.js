@@ -1,5 +1,6 @@
 // edge-chat web client: plain ES modules over the SDK the Worker serves at /sdk/.
-// Login (development login by email), then the conversation list (inbox socket) and the chat view.
+// Login (development login by email), then the conversation list and the chat view, both over one
+// connection (the inbox socket, which also carries the open conversation).
 import { ChatClient } from "/sdk/index.js";
 import { ChatView } from "./app/chat.js";
 import { ConversationList } from "./app/conversations.js";
@@ -30,7 +31,7 @@ const app = {
   presence: new Map(),
   list: null,
   chat: null,
-  inbox: null,
+  connection: null,
   nameOf(id) {
     if (id && id === this.me?.id) return this.me.name;
     return this.people.get(id)?.name ?? "Someone";
@@ -88,7 +89,7 @@ $("#login-form").addEventListener("submit", async (event) => {
 
 function signOut(message) {
   forgetToken();
-  app.inbox?.close();
+  app.connection?.close();
   app.chat?.close();
   if (message) sessionStorage.setItem("edge-chat.notice", message);
   location.hash = "";
@@ -109,8 +110,8 @@ async function start(me, token) {
 
   app.list = new ConversationList(app);
   app.chat = new ChatView(app);
-  app.inbox = app.client.inboxSocket();
-  app.list.bindInbox(app.inbox);
+  app.connection = app.client.connect();
+  app.list.bindInbox(app.connection);
   await app.list.load();
   window.addEventListener("hashchange", route);
   await route();

@@ -1,5 +1,5 @@
 // What the chat view does on the person's behalf: send, edit, delete, react, answer and make
-// offers, upload files and voice notes. Live socket first; REST when the socket is not open.
+// offers, upload files and voice notes. Over the connection first; REST when it is not open.
 import { newClientId } from "/sdk/index.js";
 import { describeError, toast } from "./dom.js";
 
@@ -9,33 +9,33 @@ export class ChatActions {
     const s = this.s;
     if (!s) return;
     s.stick = true;
-    if (s.socket) void s.socket.send(fields).catch(() => {});
+    if (s.live) void s.live.send(fields).catch(() => {});
     else {
-      // History is still loading (the socket opens after it): hold the send until then.
+      // History is still loading (the subscription starts after it): hold the send until then.
       s.held.push(fields);
       this.renderPending(s);
     }
   }
 
   typing() {
-    this.s?.socket?.typing();
+    this.s?.live?.typing();
   }
 
   async edit(m, content) {
     const s = this.s;
     if (!s || content === m.content) return;
-    if (!s.socket?.edit(m.id, content)) await this.app.client.editMessage(s.id, m.id, content).catch((e) => toast(describeError(e), "error"));
+    if (!s.live?.edit(m.id, content)) await this.app.client.editMessage(s.id, m.id, content).catch((e) => toast(describeError(e), "error"));
   }
 
   async remove(m) {
     const s = this.s;
     if (!s || !confirm("Delete this message for everyone?")) return;
-    if (!s.socket?.deleteMessage(m.id)) await this.app.client.deleteMessage(s.id, m.id).catch((e) => toast(describeError(e), "error"));
+    if (!s.live?.deleteMessage(m.id)) await this.app.client.deleteMessage(s.id, m.id).catch((e) => toast(describeError(e), "error"));
   }
 
   async react(m, emoji, add) {
     const s = this.s;
-    if (!s || s.socket?.react(m.id, emoji, add)) return;
+    if (!s || s.live?.react(m.id, emoji, add)) return;
     const call = add ? this.app.client.addReaction(s.id, m.id, emoji) : this.app.client.removeReaction(s.id, m.id, emoji);
     await call.catch((e) => toast(describeError(e), "error"));
   }

@@ -1,11 +1,11 @@
-// The open conversation: history (paged on scroll), the live socket (messages, edits,
+// The open conversation: history (paged on scroll), its subscription on the one connection (messages, edits,
 // reactions, offers, typing, presence), receipts (✓ sent, ✓✓ delivered, blue ✓✓ read).
 import { ChatActions } from "./actions.js";
 import { $, announce, dayKey, describeError, formatDay, h, swap, toast } from "./dom.js";
 import { headerContent, typingLine } from "./header.js";
 import { domId, renderMessage, renderPending, renderReactions, renderTicks, snippet } from "./messages.js";
 import { Composer } from "./composer.js";
-import { connect } from "./live.js";
+import { follow } from "./live.js";
 import { Receipts } from "./receipts.js";
 
 const PAGE = 30;
@@ -44,7 +44,7 @@ export class ChatView extends ChatActions {
   close() {
     const s = this.s;
     if (!s) return;
-    s.socket?.close();
+    s.live?.unsubscribe();
     for (const t of s.typing.values()) clearTimeout(t);
     this.composer.reset();
     this.renderStatus("open");
@@ -74,7 +74,7 @@ export class ChatView extends ChatActions {
       outbox: [],
       lastMarked: 0,
       stick: true,
-      socket: null,
+      live: null,
     });
     s.ctx = {
       me: app.me,
@@ -119,8 +119,8 @@ export class ChatView extends ChatActions {
     this.toBottom();
     this.section.removeAttribute("aria-busy");
 
-    s.socket = connect(this, s);
-    for (const fields of s.held.splice(0)) void s.socket.send(fields).catch(() => {});
+    s.live = follow(this, s);
+    for (const fields of s.held.splice(0)) void s.live.send(fields).catch(() => {});
     if (s.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight) void this.loadOlder();
     this.markReadSoon();
   }
@@ -267,7 +267,7 @@ export class ChatView extends ChatActions {
       const newest = s.sorted.at(-1)?.seq ?? 0;
       if (newest <= s.lastMarked) return;
       s.lastMarked = newest;
-      if (!s.socket?.markRead(newest)) this.app.client.markRead(s.id, newest).catch(() => (s.lastMarked = 0));
+      if (!s.live?.markRead(newest)) this.app.client.markRead(s.id, newest).catch(() => (s.lastMarked = 0));
       this.app.list.setUnread(s.id, 0);
     }, 200);
   }
@@ -286,7 +286,7 @@ export class ChatView extends ChatActions {
     if (this.s) this.header.replaceChildren(...headerContent(this.app, this.app.list.get(this.s.id) ?? this.s.conv));
   }
 
-  /** The connection line: only when the socket is not open (a first connect gets a second's grace). */
+  /** The connection line: only when the connection is not open (a first connect gets a second's grace). */
   renderStatus(state) {
     const text = { connecting: "Connecting…", reconnecting: "Reconnecting… messages will be sent when back online", closed: "Disconnected" }[state];
     clearTimeout(this.statusTimer);

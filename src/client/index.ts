@@ -1,6 +1,12 @@
 // edge-chat client SDK: `import { ChatClient } from "edge-chat/client"` (or /sdk/index.js in a browser).
 // Platform only (fetch, WebSocket, FormData, Blob): browsers, React Native, Node 22.
 export { ChatClient, type ChatClientOptions } from "./rest.js";
+export { ServiceClient, type SendAsBody, type ServiceClientOptions, type SystemMessageBody } from "./service.js";
+export { ApiClient, type ApiClientOptions } from "./http.js";
+export { ConversationsApi } from "./conversations-api.js";
+export { ChatConnection, type ConnectionOptions } from "./connection.js";
+export { ConversationSubscription, type SubscriptionEvents, type SubscriptionOptions } from "./subscription.js";
+export { ConversationCore, type ConversationOptions } from "./conversation-core.js";
 export { ChatApiError, type ClientErrorCode } from "./errors.js";
 export {
   ConversationSocket,

@@ -1,8 +1,9 @@
 // The REST client: one typed method per endpoint of /api/v1. Failures throw ChatApiError.
+import { ChatConnection, type ConnectionOptions } from "./connection.js";
 import { ConversationSocket, type ConversationSocketOptions } from "./conversation-socket.js";
-import { ChatApiError, codeForStatus } from "./errors.js";
+import { ConversationsApi } from "./conversations-api.js";
+import { seg, toError, type ApiClientOptions } from "./http.js";
 import { InboxSocket, type InboxSocketOptions } from "./inbox-socket.js";
-import { resolveToken } from "./socket.js";
 import type {
   AddParticipantBody,
   Attachment,
@@ -12,7 +13,6 @@ import type {
   ConversationStats,
   CreateConversationBody,
   CreateOfferBody,
-  ErrorBody,
   FriendList,
   FriendRequest,
   FriendRequests,
@@ -41,59 +41,19 @@ import type {
   WsTicket,
 } from "./types.js";
 
-export interface ChatClientOptions {
-  /** Where the Worker is, e.g. `https://chat.example.com`; in a browser, default the page's origin. */
-  baseUrl?: string;
-  /** A bearer token or a function returning a current one. `login()` sets it too. */
-  token?: TokenSource;
-  /** The fetch to use (default `globalThis.fetch`). */
-  fetch?: typeof fetch;
-}
-
-type Query = Record<string, string | number | boolean | undefined | null>;
-
-interface RequestInit2 {
-  json?: unknown;
-  form?: FormData;
-  query?: Query;
-  auth?: boolean;
-}
+export type ChatClientOptions = ApiClientOptions;
 
 /** Socket options the client fills in itself (base URL and a fresh one-use ticket per connect). */
 type SocketExtras = Omit<ConversationSocketOptions, "conversationId" | "baseUrl">;
 
-const seg = encodeURIComponent;
-
-export class ChatClient {
-  readonly baseUrl: string;
-  private token: TokenSource | undefined;
-  private readonly fetchImpl: typeof fetch;
-
-  constructor(options: ChatClientOptions = {}) {
-    const page = (globalThis as { location?: { href: string } }).location?.href;
-    this.baseUrl = new URL(options.baseUrl ?? "", page).href.replace(/\/+$/, "");
-    this.token = options.token;
-    const impl = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
-    if (!impl) throw new Error("no global fetch: pass the fetch option");
-    this.fetchImpl = impl;
-  }
-
-  /** Replaces the token (or token function) used from now on; null to forget it. */
-  setToken(token: TokenSource | null): void {
-    this.token = token ?? undefined;
-  }
-
-  /** The current token (asks the token function), or null. */
-  async getToken(): Promise<string | null> {
-    return this.token === undefined ? null : await resolveToken(this.token);
-  }
-
+/** The API as one user (their token): every endpoint of /api/v1 a user calls. */
+export class ChatClient extends ConversationsApi {
   // ── Auth ──
 
   /** Development login (`DEV_LOGIN`): creates or finds the user; the client keeps the token. */
   async login(body: LoginBody): Promise<LoginResponse> {
     const result = await this.request<LoginResponse>("POST", "/auth/login", { json: body, auth: false });
-    this.token = result.access_token;
+    this.setToken(result.access_token);
     return result;
   }
 
@@ -122,30 +82,8 @@ export class ChatClient {
 
   // ── Conversations ──
 
-  /** Creates a conversation; a direct one for the same pair and context is returned as it is. */
-  createConversation(body: CreateConversationBody): Promise<Conversation> {
-    return this.request("POST", "/conversations", { json: body });
-  }
-
   listConversations(query: ListConversationsQuery = {}): Promise<ConversationList> {
     return this.request("GET", "/conversations", { query });
-  }
-
-  getConversation(conversationId: string): Promise<Conversation> {
-    return this.request("GET", `/conversations/${seg(conversationId)}`);
-  }
-
-  updateConversation(conversationId: string, body: PatchConversationBody): Promise<Conversation> {
-    return this.request("PATCH", `/conversations/${seg(conversationId)}`, { json: body });
-  }
-
-  addParticipant(conversationId: string, body: AddParticipantBody): Promise<Conversation> {
-    return this.request("POST", `/conversations/${seg(conversationId)}/participants`, { json: body });
-  }
-
-  /** Leave a group (your own id) or remove someone (creator or admin). */
-  removeParticipant(conversationId: string, userId: string): Promise<void> {
-    return this.request("DELETE", `/conversations/${seg(conversationId)}/participants/${seg(userId)}`);
   }
 
   /** Moves the read cursor (default: to the last message). */
@@ -163,16 +101,6 @@ export class ChatClient {
   }
 
   // ── Messages ──
-
-  /** 201 with the new message, or the first message again for a repeated client_id. */
-  sendMessage(conversationId: string, body: SendMessageBody): Promise<Message> {
-    return this.request("POST", `/conversations/${seg(conversationId)}/messages`, { json: body });
-  }
-
-  /** Ascending by seq; with no cursor, the newest `limit`. */
-  listMessages(conversationId: string, query: HistoryQuery = {}): Promise<MessagePage> {
-    return this.request("GET", `/conversations/${seg(conversationId)}/messages`, { query });
-  }
 
   /** Full-text search in one conversation, newest first; the next page with `before_seq` = the smallest seq returned. */
   searchMessages(conversationId: string, q: string, query: SearchQuery = {}): Promise<MessagePage> {
@@ -198,10 +126,6 @@ export class ChatClient {
 
   removeReaction(conversationId: string, messageId: string, emoji: string): Promise<Reactions> {
     return this.request("DELETE", `/conversations/${seg(conversationId)}/messages/${seg(messageId)}/reactions/${seg(emoji)}`);
-  }
-
-  receipts(conversationId: string, messageId: string): Promise<Receipts> {
-    return this.request("GET", `/conversations/${seg(conversationId)}/messages/${seg(messageId)}/receipts`);
   }
 
   // ── Offers ──
@@ -306,6 +230,15 @@ export class ChatClient {
 
   // ── Sockets ──
 
+  /**
+   * One connection for everything (DESIGN.md: one socket per client): the inbox socket's events,
+   * and `subscribe(conversationId)` for each conversation to follow over the same socket. Unless
+   * `token` or `getTicket` is given, a fresh one-use ticket per connect.
+   */
+  connect(options: Omit<ConnectionOptions, "baseUrl"> = {}): ChatConnection {
+    return new ChatConnection({ ...this.socketAuth(options), ...options, baseUrl: this.baseUrl });
+  }
+
   /** A conversation socket; unless `token` or `getTicket` is given, a fresh one-use ticket per connect. */
   conversationSocket(conversationId: string, options: SocketExtras = {}): ConversationSocket {
     return new ConversationSocket({ ...this.socketAuth(options), ...options, baseUrl: this.baseUrl, conversationId });
@@ -322,57 +255,9 @@ export class ChatClient {
     if (options.token !== undefined || options.getTicket) return {};
     return { getTicket: async () => (await this.wsTicket()).ticket };
   }
-
-  private async send(url: string, init: RequestInit): Promise<Response> {
-    try {
-      return await this.fetchImpl(url, init);
-    } catch (err) {
-      throw new ChatApiError({ code: "NETWORK_ERROR", status: 0, message: `request failed: ${String(err)}`, cause: err });
-    }
-  }
-
-  /** One API call: JSON or multipart in, JSON out (undefined for 204); errors as ChatApiError. */
-  async request<T>(method: string, path: string, init: RequestInit2 = {}): Promise<T> {
-    const url = new URL(`${this.baseUrl}/api/v1${path}`);
-    for (const [name, value] of Object.entries(init.query ?? {})) {
-      if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
-    }
-    const headers = new Headers({ accept: "application/json" });
-    if (init.auth !== false) {
-      const token = await this.getToken();
-      if (token) headers.set("authorization", `Bearer ${token}`);
-    }
-    let body: BodyInit | undefined;
-    if (init.form) body = init.form;
-    else if (init.json !== undefined) {
-      headers.set("content-type", "application/json");
-      body = JSON.stringify(init.json);
-    }
-    const response = await this.send(url.href, { method, headers, body });
-    if (!response.ok) throw await toError(response);
-    if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
-  }
 }
 
 function fileName(file: Blob, fallback: string): string {
   const name = (file as { name?: unknown }).name;
   return typeof name === "string" && name ? name : fallback;
-}
-
-async function toError(response: Response): Promise<ChatApiError> {
-  const header = response.headers.get("retry-after");
-  const seconds = header === null ? NaN : Number(header);
-  const retryAfter = Number.isFinite(seconds) ? seconds : null;
-  let envelope: Partial<ErrorBody> | null = null;
-  try {
-    envelope = (await response.json()) as Partial<ErrorBody>;
-  } catch {
-    // not the API's envelope
-  }
-  const error = envelope?.error;
-  if (error && typeof error.code === "string") {
-    return new ChatApiError({ code: error.code, message: error.message ?? response.statusText, status: response.status, details: error.details ?? [], retryAfter });
-  }
-  return new ChatApiError({ code: codeForStatus(response.status), message: `HTTP ${response.status} ${response.statusText}`.trim(), status: response.status, retryAfter });
 }

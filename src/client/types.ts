@@ -9,10 +9,13 @@ import type {
   ConversationListSchema,
   ConversationSchema,
   ConversationStatsSchema,
+  ConversationStatusSchema,
   CreateConversationBodySchema,
   ListConversationsQuerySchema,
   ParticipantSchema,
+  ParticipantRoleSchema,
   PatchConversationBodySchema,
+  SetRoleBodySchema,
   UnreadSchema,
 } from "../schemas/conversations.js";
 import type { ClientFrameSchema, ServerFrame as ServerFrameType } from "../schemas/frames.js";
@@ -40,7 +43,15 @@ import type {
   PresenceQuerySchema,
   UserIdBodySchema,
 } from "../schemas/social.js";
-import type { LoginBodySchema, LoginResponseSchema, PatchMeBodySchema, UserListSchema, UserSchema, WsTicketResponseSchema } from "../schemas/users.js";
+import type {
+  LoginBodySchema,
+  LoginResponseSchema,
+  PatchMeBodySchema,
+  UpsertUserBodySchema,
+  UserListSchema,
+  UserSchema,
+  WsTicketResponseSchema,
+} from "../schemas/users.js";
 import type { InboxFrame as InboxFrameType } from "../user/user-do.js";
 
 // ── Responses (what the server sends: the schemas' output types) ──
@@ -51,6 +62,8 @@ export type WsTicket = z.infer<typeof WsTicketResponseSchema>;
 export type Conversation = z.infer<typeof ConversationSchema>;
 export type ConversationContext = z.infer<typeof ContextSchema>;
 export type Participant = z.infer<typeof ParticipantSchema>;
+export type ParticipantRole = z.infer<typeof ParticipantRoleSchema>;
+export type ConversationStatus = z.infer<typeof ConversationStatusSchema>;
 export type ConversationList = z.infer<typeof ConversationListSchema>;
 export type ConversationStats = z.infer<typeof ConversationStatsSchema>;
 export type Unread = z.infer<typeof UnreadSchema>;
@@ -85,6 +98,9 @@ export type ReadBody = z.input<typeof ReadBodySchema>;
 export type CreateOfferBody = z.input<typeof CreateOfferBodySchema>;
 export type RespondOfferBody = z.input<typeof RespondOfferBodySchema>;
 export type UserIdBody = z.input<typeof UserIdBodySchema>;
+export type SetRoleBody = z.input<typeof SetRoleBodySchema>;
+export type UpsertUserBody = z.input<typeof UpsertUserBodySchema>;
+
 /** Query strings: the parsed (output) types, every field optional (the server fills defaults). */
 export type ListConversationsQuery = Partial<z.infer<typeof ListConversationsQuerySchema>>;
 export type HistoryQuery = Partial<z.infer<typeof HistoryQuerySchema>>;

@@ -1,11 +1,12 @@
 import type { Env } from "../env";
 import type { Config } from "../lib/config";
 import { isReactionEmoji } from "../lib/emoji";
+import { PARTICIPANTS_LISTED } from "../schemas/conversations";
 import type { ErrorCode, ErrorInfo } from "../lib/errors";
 import { nowIso } from "../lib/ids";
 import type { Attachment } from "../schemas/attachments";
 import type { FrameRef } from "../schemas/frames";
-import type { HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SearchQuery, SendInput, SendMessageBody } from "../schemas/messages";
+import type { DeliveryStatus, HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SearchQuery, SendInput, SendMessageBody } from "../schemas/messages";
 import { ftsMatch, searchWords } from "../lib/search-query";
 import { AttachmentRegistry } from "./attachment-registry";
 import { CostMeter, type CostSnapshot } from "./cost-meter";
@@ -569,12 +570,30 @@ export class Conversation {
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
   }
 
-  /** History over REST; fetching delivers what was fetched to a participant. */
+  /** History over REST; fetching delivers what was fetched to a participant. The viewer's own messages carry their status. */
   history(actor: Actor, query: HistoryQuery): HistoryPage {
     const page = this.log.page(query);
     const newest = page.messages[page.messages.length - 1];
     if (newest) this.markDelivered(actor.id, newest.seq);
-    return page;
+    return { ...page, messages: this.withStatus(actor.id, page.messages) };
+  }
+
+  /**
+   * `status` on the viewer's own messages: read or delivered by every other participant. In a
+   * group too big to list, only "read" (by the lowest cursor) or "sent" is told.
+   */
+  private withStatus(viewerId: string, messages: Message[]): Message[] {
+    const own = messages.filter((m) => m.sender_id === viewerId).map((m) => m.seq);
+    if (own.length === 0) return messages;
+    let statuses: Map<number, DeliveryStatus>;
+    if (this.membership.count <= PARTICIPANTS_LISTED) {
+      const others = this.members.listedCursors(PARTICIPANTS_LISTED).filter((p) => p.userId !== viewerId);
+      statuses = this.receipts.statusOf(own, others);
+    } else {
+      const lowest = this.members.lowestCursorExcept(viewerId) ?? 0;
+      statuses = new Map(own.map((seq) => [seq, lowest >= seq ? "read" : "sent"]));
+    }
+    return messages.map((m) => (m.sender_id === viewerId ? { ...m, status: statuses.get(m.seq) ?? "sent" } : m));
   }
 
   /**

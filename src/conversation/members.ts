@@ -51,6 +51,21 @@ export class Members {
       .map((r) => ({ userId: r.user_id, role: r.role, cursor: Math.max(r.cursor, this.lastSent.get(r.user_id) ?? 0) }));
   }
 
+  /**
+   * The lowest effective read cursor of the active participants but `userId` (null when there is
+   * none): what "read by everyone" is measured against in a group too big to list. One aggregate
+   * over stored cursors, so a send not saved yet (≤ the write-behind window) may be missing.
+   */
+  lowestCursorExcept(userId: string): number | null {
+    return this.sql
+      .exec<{ cursor: number | null }>(
+        `SELECT min(max(coalesce(m.read_seq, 0), coalesce(m.last_sent_seq, 0))) AS cursor
+         FROM participants p LEFT JOIN members m ON m.user_id = p.user_id WHERE p.active = 1 AND p.user_id != ?`,
+        userId,
+      )
+      .one().cursor;
+  }
+
   recordSent(userId: string, seq: number): void {
     this.lastSent.set(userId, seq);
     this.onChange();

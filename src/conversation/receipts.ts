@@ -1,4 +1,4 @@
-import type { Message, Receipt } from "../schemas/messages";
+import type { DeliveryStatus, Message, Receipt } from "../schemas/messages";
 
 /**
  * Delivered and read horizons per participant, with the times they passed each message.
@@ -80,6 +80,32 @@ export class Receipts {
         const status = readAt ? "read" : deliveredAt ? "delivered" : "sent";
         return { user_id: userId, status, delivered_at: deliveredAt, read_at: readAt };
       });
+  }
+
+  /**
+   * The status of messages at `seqs` sent by someone whose fellow participants are `others` (with
+   * their effective read cursors): read, or delivered, by every one of them. Reads the delivered
+   * marks and sessions once for the whole page.
+   */
+  statusOf(seqs: number[], others: { userId: string; cursor: number }[]): Map<number, DeliveryStatus> {
+    const marks = new Map(
+      this.sql.exec<{ user_id: string; seq: number }>("SELECT user_id, max(seq) AS seq FROM receipt_marks WHERE kind = 'delivered' GROUP BY user_id").toArray().map((r) => [r.user_id, r.seq]),
+    );
+    const sessions = new Map<string, { from: number; to: number }[]>();
+    for (const row of this.sql.exec<{ user_id: string; from_seq: number; to_seq: number | null }>("SELECT user_id, from_seq, to_seq FROM sessions")) {
+      const ranges = sessions.get(row.user_id) ?? [];
+      ranges.push({ from: row.from_seq, to: row.to_seq ?? Infinity });
+      sessions.set(row.user_id, ranges);
+    }
+    const reached = (o: { userId: string; cursor: number }, seq: number) =>
+      o.cursor >= seq || (marks.get(o.userId) ?? 0) >= seq || (sessions.get(o.userId) ?? []).some((s) => s.from < seq && s.to >= seq);
+    const statuses = new Map<number, DeliveryStatus>();
+    for (const seq of seqs) {
+      if (others.length === 0) statuses.set(seq, "sent");
+      else if (others.every((o) => o.cursor >= seq)) statuses.set(seq, "read");
+      else statuses.set(seq, others.every((o) => reached(o, seq)) ? "delivered" : "sent");
+    }
+    return statuses;
   }
 
   private markAt(userId: string, kind: "read" | "delivered", seq: number): string | null {

@@ -77,6 +77,8 @@ export class UserDO extends DurableObject<Env> {
   private seeding: Promise<void> | null = null;
   /** Conversations where the user sent within SENDING_WINDOW_MS, with when: told when the user is throttled. */
   private readonly sendingIn = new Map<string, number>();
+  /** The last subscribe/unsubscribe call per conversation, so they reach it in the order they were decided. */
+  private readonly subscriptionCalls = new Map<string, Promise<unknown>>();
   /** The latest throttle the user's conversations were told of. */
   private throttledUntil = 0;
 
@@ -155,7 +157,7 @@ export class UserDO extends DurableObject<Env> {
     const sockets = this.socketsIn(this.subscriptions.socketsOf(conversationId));
     if (sockets.length === 0) {
       const userId = this.ctx.id.name;
-      if (userId) await conversationStub(this.env, conversationId).unsubscribe(userId);
+      if (userId) await this.releaseIfUnused(conversationId, userId);
       return false;
     }
     for (const ws of sockets) for (const frame of frames) this.send(ws, frame);
@@ -267,16 +269,18 @@ export class UserDO extends DurableObject<Env> {
     const stub = conversationStub(this.env, conversationId);
     switch (frame.type) {
       case "subscribe": {
-        const result = await stub.subscribe(actor);
-        if (!result.ok) return result.error;
+        // Recorded first: frames the conversation delivers while it answers find this socket.
         if (identity.socketId) this.subscriptions.add(identity.socketId, conversationId);
+        const result = await this.inOrder(conversationId, async (): Promise<Result<Subscribed>> => stub.subscribe(actor));
+        if (!result.ok) {
+          if (identity.socketId) this.subscriptions.remove(identity.socketId, conversationId);
+          return result.error;
+        }
         this.send(ws, { type: "subscribed", ...(frame.ref !== undefined && { ref: frame.ref }), ...result.value });
         return frame.after_seq === undefined ? null : this.replay(ws, actor, conversationId, frame.after_seq, frame.ref);
       }
       case "unsubscribe": {
-        if (identity.socketId && this.subscriptions.remove(identity.socketId, conversationId) && !this.subscriptions.isSubscribed(conversationId)) {
-          await stub.unsubscribe(actor.id);
-        }
+        if (identity.socketId && this.subscriptions.remove(identity.socketId, conversationId)) await this.releaseIfUnused(conversationId, actor.id);
         this.send(ws, { type: "unsubscribed", ...(frame.ref !== undefined && { ref: frame.ref }), conversation_id: conversationId });
         return null;
       }
@@ -351,9 +355,29 @@ export class UserDO extends DurableObject<Env> {
 
   /** A gone socket's subscriptions end; a conversation no other socket of the user subscribed to stops sending. */
   private async endSubscriptions(userId: string, socketId: string): Promise<void> {
-    const ended = this.subscriptions.removeSocket(socketId).filter((id) => !this.subscriptions.isSubscribed(id));
-    const told = await Promise.allSettled(ended.map((id) => conversationStub(this.env, id).unsubscribe(userId)));
+    const told = await Promise.allSettled(this.subscriptions.removeSocket(socketId).map((id) => this.releaseIfUnused(id, userId)));
     for (const r of told) if (r.status === "rejected") console.error("unsubscribe failed", r.reason);
+  }
+
+  /**
+   * Tells the conversation to stop sending, unless a socket subscribed again by the time the
+   * call goes out. Calls about one conversation go one after another, each deciding when it
+   * runs, so a late unsubscribe of a closed socket never ends a newer socket's subscription.
+   */
+  private releaseIfUnused(conversationId: string, userId: string): Promise<void> {
+    return this.inOrder(conversationId, async () => {
+      if (!this.subscriptions.isSubscribed(conversationId)) await conversationStub(this.env, conversationId).unsubscribe(userId);
+    });
+  }
+
+  private inOrder<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.subscriptionCalls.get(conversationId) ?? Promise.resolve()).catch(() => undefined).then(work);
+    this.subscriptionCalls.set(conversationId, next);
+    const forget = () => {
+      if (this.subscriptionCalls.get(conversationId) === next) this.subscriptionCalls.delete(conversationId);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   /**

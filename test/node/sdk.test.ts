@@ -1,36 +1,14 @@
 // The client SDK (src/client) against the real Worker under `wrangler dev`, in Node 22 with the
-// platform's own fetch and WebSocket: ordering and exactly-once delivery across forced
-// disconnects, the outbox through disconnects and reloads, bounded backoff, the REST client.
+// platform's own fetch and WebSocket: ordering against scripted sockets (a conversation socket,
+// and subscriptions on one connection), close codes, the outbox through reloads, bounded backoff,
+// typing, the REST client and the app backend's ServiceClient. Delivery and the outbox across
+// forced disconnects, over both transports: connection.test.ts.
 //
 // Types come from the package's own export ("edge-chat/client": the declarations built from the
 // zod schemas); the code under test is the source, loaded at run time so it is never stale.
-// This file is also matched by the workerd test config (test/**/*.test.ts), where it is skipped.
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import type * as Sdk from "edge-chat/client";
-
-const inWorkerd = typeof navigator !== "undefined" && navigator.userAgent === "Cloudflare-Workers";
-
-interface DevServer {
-  url: string;
-  stop(): Promise<void>;
-}
-type StartDevServer = (options: { vars?: Record<string, string | number> }) => Promise<DevServer>;
-
-const SDK_SOURCE = "../../src/client/index.ts";
-const SDK_BUILD = "../../public/sdk/index.js";
-const DEV_SERVER = "../../scripts/dev-server.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+import { fast, inWorkerd, range, SDK_BUILD, serviceToken, sleep, startHarness, waitFor, type Harness } from "./harness.ts";
 
 /** A stand-in for localStorage: strings in, strings out. */
 class FakeLocalStorage implements Sdk.KeyValueStore {
@@ -86,6 +64,7 @@ function fakeMessage(seq: number): Sdk.Message {
     conversation_id: "c1",
     seq,
     sender_id: "u2",
+    sender: { id: "u2", name: "U2", avatar_url: null },
     type: "text",
     content: `m${seq}`,
     data: null,
@@ -105,45 +84,20 @@ const batch = (...seqs: number[]) => ({ type: "sync.batch", messages: seqs.map(f
 
 describe.skipIf(inWorkerd)("client SDK against wrangler dev", () => {
   let sdk: typeof Sdk;
-  let server: DevServer;
-  let users = 0;
+  let server: Harness["server"];
+  let login: Harness["login"];
+  let pair: Harness["pair"];
+  let history: Harness["history"];
+  let harness: Harness | undefined;
 
   beforeAll(async () => {
-    sdk = (await import(/* @vite-ignore */ SDK_SOURCE)) as typeof Sdk;
-    const { startDevServer } = (await import(/* @vite-ignore */ DEV_SERVER)) as { startDevServer: StartDevServer };
-    server = await startDevServer({
-      vars: { RATE_MESSAGES_PER_MIN: 100000, RATE_LOGINS_PER_MIN_PER_IP: 100000, RATE_CONNECTS_PER_MIN_PER_IP: 100000, RATE_TYPING_PER_MIN: 100000 },
-    });
+    harness = await startHarness();
+    ({ sdk, server, login, pair, history } = harness);
   });
 
   afterAll(async () => {
-    await server?.stop();
+    await harness?.stop();
   });
-
-  async function login(name: string): Promise<{ client: Sdk.ChatClient; user: Sdk.User }> {
-    const client = new sdk.ChatClient({ baseUrl: server.url });
-    const { user } = await client.login({ email: `${name}-${++users}@sdk.test`, name });
-    return { client, user };
-  }
-
-  async function pair(): Promise<{ alice: Sdk.ChatClient; bob: Sdk.ChatClient; conversation: Sdk.Conversation }> {
-    const [a, b] = await Promise.all([login("alice"), login("bob")]);
-    const conversation = await a.client.createConversation({ type: "direct", participant_ids: [b.user.id] });
-    return { alice: a.client, bob: b.client, conversation };
-  }
-
-  /** Every message of a conversation, through the REST history. */
-  async function history(client: Sdk.ChatClient, conversationId: string): Promise<Sdk.Message[]> {
-    const messages: Sdk.Message[] = [];
-    for (let after = 0; ; ) {
-      const page = await client.listMessages(conversationId, { after_seq: after, limit: 100 });
-      messages.push(...page.messages);
-      if (!page.has_more || page.messages.length === 0) return messages;
-      after = page.messages[page.messages.length - 1]!.seq;
-    }
-  }
-
-  const fast = { backoff: { baseMs: 50, maxMs: 250 } } as const;
 
   it("ordering: replay and live frames that overlap, and gaps, come out once and in seq order", async () => {
     ScriptedSocket.instances = [];
@@ -190,6 +144,40 @@ describe.skipIf(inWorkerd)("client SDK against wrangler dev", () => {
     expect(seqs).toEqual(range(1, 10));
     expect(socket.lastSeq).toBe(10);
     socket.close();
+  });
+
+  it("subscriptions on one connection: subscribe again with after_seq on every reconnect, frames and commands by conversation_id", async () => {
+    ScriptedSocket.instances = [];
+    const connection = new sdk.ChatConnection({ baseUrl: "http://chat.test", token: "t", WebSocket: ScriptedSocket, pingIntervalMs: 0, backoff: { baseMs: 5, maxMs: 20 } });
+    const [c1, c2] = [connection.subscribe("c1", { afterSeq: 0 }), connection.subscribe("c2")];
+    const seqs: Record<string, number[]> = { c1: [], c2: [] };
+    for (const s of [c1, c2]) s.on("message", (m) => seqs[s.conversationId]!.push(m.seq));
+    const inboxHello = { type: "hello", user_id: "u1", unread_count: 0, conversations: [] };
+    const ws = await ScriptedSocket.next(1);
+    expect(ws.url).toBe("ws://chat.test/api/v1/ws?token=t");
+    ws.open();
+    ws.push(inboxHello);
+    expect(ws.sent.map((f) => [f.type, f.conversation_id, f.after_seq])).toEqual([["subscribe", "c1", 0], ["subscribe", "c2", undefined]]);
+    const subscribed = (id: string, lastSeq: number) => ({ type: "subscribed", conversation_id: id, last_seq: lastSeq, participants: [], participant_count: 2, typing: [] });
+    const hello = c1.next("hello");
+    ws.push(subscribed("c1", 2));
+    expect(await hello).toMatchObject({ conversation_id: "c1", user_id: "u1", last_seq: 2 });
+    ws.push(subscribed("c2", 7));
+    expect(ws.sent.at(-1)).toMatchObject({ type: "sync", conversation_id: "c2", after_seq: 7 }); // no after_seq asked: from its last seq
+    const scoped = (id: string, frame: Record<string, unknown>) => ({ ...frame, conversation_id: id });
+    ws.push(scoped("c1", live(2)));
+    ws.push(scoped("c1", batch(1, 2)));
+    ws.push(scoped("c1", { type: "sync.done", last_seq: 2 }));
+    ws.push(scoped("c2", { ...live(8), message: { ...fakeMessage(8), conversation_id: "c2" } }));
+    expect(seqs).toEqual({ c1: [1, 2], c2: [8] });
+    c2.typing();
+    expect(ws.sent.at(-1)).toEqual({ type: "typing.start", conversation_id: "c2" });
+
+    ws.serverClose(1006);
+    const next = await ScriptedSocket.next(2);
+    next.open();
+    expect(next.sent.map((f) => [f.type, f.conversation_id, f.after_seq])).toEqual([["subscribe", "c1", 2], ["subscribe", "c2", 8]]);
+    connection.close();
   });
 
   it("close codes: 4003 stops for good; 4001 asks the token function again, or stops with a fixed token", async () => {
@@ -258,80 +246,6 @@ describe.skipIf(inWorkerd)("client SDK against wrangler dev", () => {
     expect(anonymous).toMatchObject({ code: "AUTHENTICATION_REQUIRED", status: 401 });
     const unreachable = await new sdk.ChatClient({ baseUrl: "http://127.0.0.1:1" }).me().catch((e: unknown) => e);
     expect(unreachable).toMatchObject({ code: "NETWORK_ERROR", status: 0 });
-  });
-
-  it("delivers every message exactly once and in seq order across forced disconnects while another user keeps sending", async () => {
-    const { alice, bob, conversation } = await pair();
-    const socket = bob.conversationSocket(conversation.id, { afterSeq: 0, ...fast });
-    const seqs: number[] = [];
-    const contents: string[] = [];
-    socket.on("message", (m) => {
-      seqs.push(m.seq);
-      contents.push(m.content ?? "");
-    });
-    let reconnects = 0;
-    socket.on("hello", () => reconnects++);
-    await socket.next("synced");
-
-    const total = 80;
-    const sending = (async () => {
-      for (let i = 1; i <= total; i++) await alice.sendMessage(conversation.id, { content: `m${i}`, client_id: `c${i}` });
-    })();
-    // Drop the socket three times while messages keep coming: once mid-stream, once right after
-    // the next hello (so the replay and the live frames overlap), once more later.
-    await waitFor("some live messages", () => seqs.length >= 15);
-    socket.dropConnection();
-    await socket.next("hello");
-    socket.dropConnection();
-    await waitFor("more messages", () => seqs.length >= 50);
-    socket.dropConnection();
-    await sending;
-    await waitFor("every message", () => seqs.length >= total && socket.lastSeq === total);
-    await sleep(200); // nothing more may trickle in
-
-    expect(reconnects).toBeGreaterThanOrEqual(4);
-    expect(seqs).toEqual(range(1, total));
-    expect(contents).toEqual(range(1, total).map((i) => `m${i}`));
-    socket.close();
-  });
-
-  it("the outbox retries through disconnects under the same client_id: every send acked once, no duplicates", async () => {
-    const { alice, bob, conversation } = await pair();
-    const watcher = bob.conversationSocket(conversation.id, { afterSeq: 0, ...fast });
-    const seen: number[] = [];
-    watcher.on("message", (m) => seen.push(m.seq));
-    const sender = alice.conversationSocket(conversation.id, { afterSeq: 0, autoConnect: false, ackTimeoutMs: 1_000, ...fast });
-    const acked: string[] = [];
-    sender.on("ack", ({ client_id }) => acked.push(client_id));
-
-    // Offline: sends wait in the outbox.
-    const offline = range(1, 5).map((i) => sender.send({ content: `offline ${i}`, client_id: `off-${i}` }));
-    expect(sender.pending.map((p) => p.client_id)).toEqual(range(1, 5).map((i) => `off-${i}`));
-    sender.connect();
-    await Promise.all(offline);
-
-    // Online, then the socket drops right after the frames were written (before their acks).
-    const burst = range(1, 20).map((i) => sender.send({ content: `burst ${i}`, client_id: `burst-${i}` }));
-    sender.dropConnection();
-    await sender.next("hello");
-    // And once more as soon as the first ack of the resend comes back.
-    await sender.next("ack");
-    sender.dropConnection();
-    const messages = await Promise.all(burst);
-    expect(sender.pending).toHaveLength(0);
-
-    const ids = [...range(1, 5).map((i) => `off-${i}`), ...range(1, 20).map((i) => `burst-${i}`)];
-    expect(messages.map((m) => m.client_id)).toEqual(ids.slice(5));
-    expect(new Set(acked)).toEqual(new Set(ids));
-    expect(acked).toHaveLength(ids.length); // each ack event once, even when the server acked twice
-
-    const stored = await history(alice, conversation.id);
-    expect(stored.map((m) => m.client_id).sort()).toEqual([...ids].sort()); // each client_id exactly once
-    expect(stored.map((m) => m.seq)).toEqual(range(1, ids.length));
-    await waitFor("the watcher to see everything", () => seen.length === ids.length);
-    expect(seen).toEqual(range(1, ids.length));
-    sender.close();
-    watcher.close();
   });
 
   it("a persisted outbox survives a reload: the next instance resends, nothing is duplicated", async () => {
@@ -432,6 +346,48 @@ describe.skipIf(inWorkerd)("client SDK against wrangler dev", () => {
     socket.close();
   });
 
+  it("ServiceClient: the app's backend makes a booking's chat, posts in it, and mints a token that a ChatClient uses", async () => {
+    const service = new sdk.ServiceClient({ baseUrl: server.url, token: await serviceToken() });
+    const run = Date.now();
+    const client = await service.upsertUser(`client-${run}`, { name: "Cleo", email: `cleo-${run}@sdk.test` });
+    const provider = await service.upsertUser(`provider-${run}`, { name: "Pat" });
+    expect((await service.upsertUser(provider.id, { name: "Pat P." })).name).toBe("Pat P.");
+    const chat = await service.createConversation({
+      type: "group",
+      participant_ids: [client.id, provider.id],
+      roles: { [client.id]: "client", [provider.id]: "provider" },
+      context: { type: "booking", id: `b-${run}` },
+      metadata: { booking: `b-${run}` },
+    });
+    expect(Object.fromEntries(chat.participants.map((p) => [p.id, p.role]))).toEqual({ [client.id]: "client", [provider.id]: "provider" });
+    const system = await service.sendSystemMessage(chat.id, { content: "Booking confirmed", client_id: `confirm-${run}` });
+    expect(system).toMatchObject({ type: "system", sender_id: null, content: "Booking confirmed" });
+
+    const minted = await service.mintToken(client.id, 3_600);
+    expect(minted).toMatchObject({ token_type: "bearer", expires_in: 3_600, user: { id: client.id } });
+    const cleo = new sdk.ChatClient({ baseUrl: server.url, token: minted.access_token });
+    expect((await cleo.me()).id).toBe(client.id);
+    const connection = cleo.connect(fast);
+    const subscription = connection.subscribe(chat.id, { afterSeq: 0 });
+    const first = await subscription.next("message");
+    expect(first.id).toBe(system.id);
+    const relayed = subscription.next("message");
+    const asProvider = await service.sendAs(chat.id, provider.id, { content: "See you at 10" });
+    expect(await relayed).toMatchObject({ id: asProvider.id, sender_id: provider.id });
+
+    expect((await service.setRole(chat.id, provider.id, "member")).participants.find((p) => p.id === provider.id)?.role).toBe("member");
+    expect((await service.updateMetadata(chat.id, { booking: `b-${run}`, paid: true })).metadata).toEqual({ booking: `b-${run}`, paid: true });
+    expect((await service.setStatus(chat.id, "closed")).status).toBe("closed");
+    const read = await service.getConversation(chat.id);
+    expect(read.participants.find((p) => p.id === client.id)?.unread_count).toBe(2);
+    expect((await service.listMessages(chat.id)).messages.map((m) => m.id)).toEqual([system.id, asProvider.id]);
+    expect((await service.receipts(chat.id, asProvider.id)).receipts.map((r) => r.user_id)).toEqual([client.id]);
+    const unknown = await service.mintToken(`nobody-${run}`).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(sdk.ChatApiError);
+    expect(unknown).toMatchObject({ code: "USER_NOT_FOUND", status: 404 });
+    connection.close();
+  });
+
   it("inbox socket: notifications and unread totals, and it comes back after a drop", async () => {
     const { alice, bob, conversation } = await pair();
     const inbox = bob.inboxSocket(fast);
@@ -470,7 +426,8 @@ describe.skipIf(inWorkerd)("client SDK against wrangler dev", () => {
     const built = (await import(/* @vite-ignore */ SDK_BUILD)) as typeof Sdk;
     expect(Object.keys(built).sort()).toEqual(Object.keys(sdk).sort());
     const client = new built.ChatClient({ baseUrl: server.url });
-    await client.login({ email: `built-${++users}@sdk.test` });
-    expect((await client.me()).email).toBe(`built-${users}@sdk.test`);
+    const email = `built-${Date.now()}@sdk.test`;
+    await client.login({ email });
+    expect((await client.me()).email).toBe(email);
   });
 });

@@ -2,40 +2,33 @@
 // a real `wrangler dev`: two people in two browser contexts log in, one starts a conversation
 // about a product, messages flow both ways, the typing indicator and read ticks appear, a
 // reaction and an accepted offer show on both sides, an uploaded image displays, and a voice note
-// recorded from Chromium's fake microphone plays back. Screenshots of both sides are saved to
-// test-results/web/ (alice.png and bob.png at the end, and one per step).
+// recorded from Chromium's fake microphone plays back — and each page does all of it over one
+// WebSocket (the inbox socket, carrying the open conversation). Screenshots of both sides are saved
+// to test-results/web/ (alice.png and bob.png at the end, and one per step).
 //
 // Needs Debian's chromium at /usr/bin/chromium (driven by playwright-core); skipped without it.
-// The dev-server launcher is imported at run time, as in sdk.test.ts.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DevServer } from "../../scripts/dev-server.ts";
+import { inWorkerd, startTestServer } from "./harness.ts";
 
-interface DevServer {
-  url: string;
-  stop(): Promise<void>;
-}
-type StartDevServer = (options: { vars?: Record<string, string | number> }) => Promise<DevServer>;
-
-const DEV_SERVER = "../../scripts/dev-server.ts";
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(import.meta.dirname, "..", "..", "test-results", "web");
-const inWorkerd = typeof navigator !== "undefined" && navigator.userAgent === "Cloudflare-Workers";
 
 describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless Chromium", () => {
   let server: DevServer;
   let browser: Browser;
   const run = Date.now();
   const pageErrors = new Map<Page, string[]>();
+  /** The WebSockets each page opened (their URLs). */
+  const pageSockets = new Map<Page, string[]>();
   const email = (name: string) => `${name}-${run}@web.test`;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const { startDevServer } = (await import(/* @vite-ignore */ DEV_SERVER)) as { startDevServer: StartDevServer };
-    server = await startDevServer({
-      vars: { RATE_MESSAGES_PER_MIN: 100000, RATE_LOGINS_PER_MIN_PER_IP: 100000, RATE_CONNECTS_PER_MIN_PER_IP: 100000, RATE_TYPING_PER_MIN: 100000 },
-    });
+    server = await startTestServer();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -67,6 +60,9 @@ describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless C
     const errors: string[] = [];
     page.on("pageerror", (err) => errors.push(err.message));
     pageErrors.set(page, errors);
+    const sockets: string[] = [];
+    page.on("websocket", (ws) => sockets.push(new URL(ws.url()).pathname));
+    pageSockets.set(page, sockets);
     await page.goto(`${server.url}/`);
     await page.getByLabel("Email", { exact: true }).fill(email(name));
     await page.getByLabel(/Display name/).fill(name[0]!.toUpperCase() + name.slice(1));
@@ -94,7 +90,7 @@ describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless C
     const hello = "Hi Bob! Is the bike still available?";
     await alice.getByLabel("Message", { exact: true }).fill(hello);
     await alice.keyboard.press("Enter");
-    await ownReceipt(alice, hello, "sent").waitFor(); // ✓: stored, Bob has not fetched it yet
+    await ownReceipt(alice, hello, "delivered").waitFor(); // ✓✓: it reached Bob's open page as a notification, unread
     const bobItem = bob.getByTestId("conversation-item").filter({ hasText: "Alice" });
     await bobItem.getByTestId("unread-badge").filter({ hasText: "1" }).waitFor();
     expect(await bobItem.textContent()).toContain("Vintage road bike");
@@ -192,5 +188,8 @@ describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless C
     await Promise.all([shot(alice, "alice"), shot(bob, "bob")]);
     expect(pageErrors.get(alice)).toEqual([]);
     expect(pageErrors.get(bob)).toEqual([]);
+    // Both pages did all of it over one connection each: the inbox socket.
+    expect(pageSockets.get(alice)).toEqual(["/api/v1/ws"]);
+    expect(pageSockets.get(bob)).toEqual(["/api/v1/ws"]);
   }, 80_000);
 });
