@@ -160,6 +160,11 @@ export class ConversationDO extends DurableObject<Env> {
     return this.with(actor, "viewer", ({ chat }) => chat.receiptsOf(messageId));
   }
 
+  /** The messages after `afterSeq`, a page at a time, for a replay through the user's inbox socket (as a conversation socket's sync gives them). */
+  async replayPage(actor: Actor, afterSeq: number, limit: number): Promise<Result<HistoryPage>> {
+    return this.with(actor, "viewer", ({ chat }) => ok(chat.fetchPage(actor, { after_seq: afterSeq, limit })));
+  }
+
   async history(actor: Actor, query: HistoryQuery): Promise<Result<HistoryPage>> {
     return this.with(actor, "viewer", ({ chat }) => ok(chat.history(actor, query)));
   }

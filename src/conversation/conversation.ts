@@ -570,11 +570,17 @@ export class Conversation {
     return ok({ last_read_seq: cursor, unread_count: Math.max(0, this.log.lastSeq - cursor) });
   }
 
-  /** History over REST; fetching delivers what was fetched to a participant. The viewer's own messages carry their status. */
-  history(actor: Actor, query: HistoryQuery): HistoryPage {
+  /** A page of the log for `actor` (history, or a replay through an inbox): fetching delivers what was fetched to a participant. */
+  fetchPage(actor: Actor, query: HistoryQuery): HistoryPage {
     const page = this.log.page(query);
     const newest = page.messages[page.messages.length - 1];
     if (newest) this.markDelivered(actor.id, newest.seq);
+    return page;
+  }
+
+  /** History over REST: the viewer's own messages carry their status. */
+  history(actor: Actor, query: HistoryQuery): HistoryPage {
+    const page = this.fetchPage(actor, query);
     return { ...page, messages: this.withStatus(actor.id, page.messages) };
   }
 

@@ -304,7 +304,7 @@ export class UserDO extends DurableObject<Env> {
     let after = afterSeq;
     for (;;) {
       // Typed as the plain Result the object returns (the RPC type's Disposable parts defeat narrowing).
-      const page = (await stub.history(actor, { after_seq: after, limit: REPLAY_PAGE })) as Result<HistoryPage>;
+      const page = (await stub.replayPage(actor, after, REPLAY_PAGE)) as Result<HistoryPage>;
       if (!page.ok) return page.error;
       const { messages, has_more: more } = page.value;
       if (messages.length > 0) {

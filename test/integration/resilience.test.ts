@@ -1,6 +1,6 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callJson, direct, login, sendRest, type TestUser } from "../helpers/api";
+import { callJson, direct, history, login, sendRest, type TestUser } from "../helpers/api";
 import { failing, runInside, stubOf } from "../helpers/objects";
 import { connect, type Frame, type TestSocket } from "../helpers/sockets";
 
@@ -29,19 +29,6 @@ async function open(conversationId: string, user: TestUser): Promise<TestSocket>
 afterEach(() => {
   for (const socket of opened.splice(0)) socket.close();
 });
-
-async function history(user: TestUser, conversationId: string): Promise<any[]> {
-  const all: any[] = [];
-  let after = 0;
-  for (let page = 0; page < 20; page++) {
-    const { status, body } = await callJson(`/api/v1/conversations/${conversationId}/messages?after_seq=${after}&limit=100`, { token: user.token });
-    expect(status).toBe(200);
-    all.push(...body.messages);
-    if (!body.has_more) return all;
-    after = body.messages[body.messages.length - 1].seq;
-  }
-  throw new Error("history did not end");
-}
 
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
