@@ -17,12 +17,13 @@ import { addLimitSeconds, connectLimitSeconds, groups, groups10k } from "./scena
 import { history } from "./scenarios/history.ts";
 import { many } from "./scenarios/many.ts";
 import { soak } from "./scenarios/soak.ts";
+import { soakChurn } from "./scenarios/soak-churn.ts";
 import { throughput } from "./scenarios/throughput.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const RESULTS = join(import.meta.dirname, "results");
 
-const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, groups10k, soak };
+const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, groups10k, soak, "soak-churn": soakChurn };
 
 /** An upper bound on each scenario's wall time; past it the run is abandoned (servers stopped). */
 function budgetSeconds(name: ScenarioName, o: Options): number {
@@ -50,6 +51,8 @@ function budgetSeconds(name: ScenarioName, o: Options): number {
       return base * targets + o.bigGroupSize / 20 + addLimitSeconds(o.bigGroupSize) + targets * (connectLimitSeconds(o.bigGroupOnline) + 30 + 120);
     case "soak":
       return base + o.soakMinutes * 60 * 1.5;
+    case "soak-churn":
+      return (base + o.soakMinutes * 60 + 60) * targets;
   }
 }
 

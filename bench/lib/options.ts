@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench` (`npm run bench -- --scenarios fanout --listeners 10`).
 
-export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "groups10k", "soak"] as const;
+export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "groups10k", "soak", "soak-churn"] as const;
 export type ScenarioName = (typeof ALL_SCENARIOS)[number];
 
 /** many: one load — `conversations` direct conversations of two users, each user sending `perUser` messages a second. */
@@ -111,7 +111,7 @@ interface Spec {
 }
 
 const SPECS: Record<string, Spec> = {
-  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; groups10k and soak only when named)` },
+  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; groups10k, soak and soak-churn only when named)` },
   listeners: { key: "listeners", kind: "ints", min: 1, max: 2000, help: "fan-out listener counts, one run each (default 10,100)" },
   rate: { key: "rate", kind: "number", min: 1, max: 100_000, help: "fan-out messages per second (default 200)" },
   duration: { key: "duration", kind: "number", min: 1, max: 600, help: "seconds of measured traffic per run (default 10)" },
