@@ -287,7 +287,7 @@ export class ConversationDO extends DurableObject<Env> {
     const chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
     this.parts = { chat, offers: new OfferDesk(chat, new OfferBook(ctx.storage.sql, () => chat.id)), members: new MembershipDesk(chat) };
     // Receipts sessions outlive a restart only with what they stand for: an open socket, a subscription, an open inbox.
-    const open = new Set([...ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1), ...chat.subscribers.openSessions(), ...chat.inboxWatchers.openSessions()]);
+    const open = new Set([...ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1), ...chat.subscribers.users.openSessions(), ...chat.inboxWatchers.openSessions()]);
     chat.receipts.closeAllExcept(open, chat.log.lastSeq);
     // Woken from hibernation: the sockets' expiries are known only from their attachments.
     const expiries = expiredSockets(ctx.getWebSockets(), (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
@@ -344,7 +344,7 @@ export class ConversationDO extends DurableObject<Env> {
   /** What a new socket or subscription is told: the last seq, who takes part (bounded in big groups) and who is online or typing. */
   private greeting(chat: Conversation): Subscribed {
     const { hub, log, typing, membership } = chat;
-    const online = new Set([...hub.onlineUsers(), ...chat.subscribers.ids()]);
+    const online = new Set([...hub.onlineUsers(), ...chat.subscribers.users.ids()]);
     const listed = membership.count <= PARTICIPANTS_LISTED ? membership.ids() : [...online].filter((id) => membership.isParticipant(id)).slice(0, PARTICIPANTS_LISTED);
     return {
       conversation_id: chat.id,

@@ -24,7 +24,7 @@ import { TypingState } from "./typing";
 import { inboxStub } from "../user/inbox";
 import type { InboxCount } from "../user/user-do";
 import { InboxNotifier } from "./inbox-notifier";
-import { InboxWatchers } from "./inbox-watchers";
+import { UserSessions } from "./user-sessions";
 import { PendingOffline } from "./pending-offline";
 import { Replays } from "./replays";
 import { UserThrottle } from "./user-throttle";
@@ -99,7 +99,8 @@ export class Conversation {
   readonly summary: SummaryMirror;
   readonly meter: CostMeter;
   readonly inboxes: InboxNotifier;
-  readonly inboxWatchers: InboxWatchers;
+  /** Participants whose inbox socket is open: the only ones a new message is worth an inbox notification to. */
+  readonly inboxWatchers: UserSessions;
   readonly subscribers: Subscribers;
   readonly pendingOffline: PendingOffline;
   readonly senders: UserThrottle;
@@ -136,7 +137,7 @@ export class Conversation {
     this.attachments = new AttachmentRegistry(sql);
     this.meter = new CostMeter(sql);
     this.inboxes = new InboxNotifier(env, requestAlarm, this.meter);
-    this.inboxWatchers = new InboxWatchers(sql);
+    this.inboxWatchers = new UserSessions(sql, "inbox_watchers");
     this.pendingOffline = new PendingOffline(state);
     this.senders = new UserThrottle(env, conversationId, () => config.rates.messagesPerMin, requestAlarm);
     this.search = new SearchIndex(sql, state);
@@ -253,7 +254,7 @@ export class Conversation {
    */
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
     const watching = this.hub.onlineUsers();
-    const reached = new Set([...watching, ...this.subscribers.ids(), ...this.inboxWatchers.ids()]);
+    const reached = new Set([...watching, ...this.subscribers.users.ids(), ...this.inboxWatchers.ids()]);
     for (const message of messages) {
       const recipients = [...reached].filter((id) => id !== message.sender_id && this.membership.isParticipant(id));
       const body = JSON.stringify(message);
@@ -305,15 +306,15 @@ export class Conversation {
 
   /** Subscribes a user's inbox socket here (idempotent); a participant's subscription delivers like a socket. */
   subscribe(userId: string): void {
-    if (this.subscribers.has(userId)) return;
+    if (this.subscribers.users.has(userId)) return;
     const watcher = !this.membership.isParticipant(userId);
-    this.transaction(() => this.subscribers.add(userId, watcher ? 0 : this.receipts.openSession(userId, this.log.lastSeq)));
+    this.transaction(() => this.subscribers.users.add(userId, watcher ? 0 : this.receipts.openSession(userId, this.log.lastSeq)));
   }
 
   /** Ends a user's subscription (their last subscribed socket went, they unsubscribed, or they were removed). */
   unsubscribe(userId: string): boolean {
     return this.transaction(() => {
-      const session = this.subscribers.remove(userId);
+      const session = this.subscribers.users.remove(userId);
       if (session === null) return false;
       this.receipts.closeSession(session, this.log.lastSeq);
       return true;

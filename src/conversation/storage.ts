@@ -102,7 +102,7 @@ const MIGRATIONS: string[] = [
   // A role set by the app's backend or an admin can be changed only by them (membership.ts).
   `ALTER TABLE participants ADD COLUMN role_locked INTEGER NOT NULL DEFAULT 0;`,
   // Inbox sockets subscribed here, and the receipts sessions of subscriptions and open inboxes
-  // (what reaches an inbox socket counts as delivered: subscribers.ts, inbox-watchers.ts).
+  // (what reaches an inbox socket counts as delivered: user-sessions.ts).
   `CREATE TABLE subscribers (user_id TEXT PRIMARY KEY, session INTEGER NOT NULL);
    ALTER TABLE inbox_watchers ADD COLUMN session INTEGER NOT NULL DEFAULT 0;`,
   // Each message keeps its sender's profile as it was when sent; participants' profiles are

@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import { withConversationId, type UnsubscribeReason } from "../schemas/inbox-frames";
 import { inboxStub } from "../user/inbox";
+import { UserSessions } from "./user-sessions";
 
 type UserStub = ReturnType<typeof inboxStub>;
 
@@ -15,56 +16,28 @@ type UserStub = ReturnType<typeof inboxStub>;
  * calls through one stub arrive in the order they were made, so each user gets them in order.
  */
 export class Subscribers {
-  /** userId → receipts session (0 for an admin watching). */
-  private readonly sessions: Map<string, number>;
+  /** Who subscribed, with their receipts sessions (0 for an admin watching). */
+  readonly users: UserSessions;
   private readonly stubs = new Map<string, UserStub>();
   private pending: Map<string, string[]> | null = null;
 
   constructor(
-    private readonly sql: SqlStorage,
+    sql: SqlStorage,
     private readonly env: Env,
     private readonly conversationId: () => string,
   ) {
-    this.sessions = new Map(sql.exec<{ user_id: string; session: number }>("SELECT user_id, session FROM subscribers").toArray().map((r) => [r.user_id, r.session]));
-  }
-
-  has(userId: string): boolean {
-    return this.sessions.has(userId);
-  }
-
-  ids(): IterableIterator<string> {
-    return this.sessions.keys();
-  }
-
-  /** Receipts sessions that stay open while their subscriptions last (a restart keeps them). */
-  openSessions(): number[] {
-    return [...this.sessions.values()].filter((s) => s !== 0);
-  }
-
-  /** Inside a transaction: `session` is the receipts session opened for it (0 for a watcher). */
-  add(userId: string, session: number): void {
-    this.sql.exec("INSERT INTO subscribers (user_id, session) VALUES (?, ?)", userId, session);
-    this.sessions.set(userId, session);
-  }
-
-  /** Inside a transaction; returns the subscription's receipts session, or null when there was none. */
-  remove(userId: string): number | null {
-    const session = this.sessions.get(userId);
-    if (session === undefined) return null;
-    this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId);
-    this.sessions.delete(userId);
-    return session;
+    this.users = new UserSessions(sql, "subscribers");
   }
 
   /** A serialised frame for every subscriber (but `exceptUserId`), sent at the end of this turn. */
   relay(frame: string, exceptUserId?: string): void {
-    if (this.sessions.size === 0) return;
+    if (this.users.size === 0) return;
     const text = withConversationId(frame, this.conversationId());
     if (!this.pending) {
       this.pending = new Map();
       queueMicrotask(() => this.flush());
     }
-    for (const userId of this.sessions.keys()) {
+    for (const userId of this.users.ids()) {
       if (userId === exceptUserId) continue;
       const frames = this.pending.get(userId);
       if (frames) frames.push(text);

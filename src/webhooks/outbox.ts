@@ -14,7 +14,7 @@ export const UNREAD_CANDIDATES_PER_CHECK = 40;
 /** What the outbox needs to know of its conversation to pick message.unread candidates. */
 export interface Roster {
   participants(): Iterable<string>;
-  /** Whether the participant's inbox socket is open (src/conversation/inbox-watchers.ts). */
+  /** Whether the participant's inbox socket is open (the conversation's inbox watchers). */
   hasInbox(userId: string): boolean;
   unreadOf(userId: string): number;
 }
