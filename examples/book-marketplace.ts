@@ -1,20 +1,12 @@
 // A second-hand book marketplace: one conversation per book between a reader and a seller (the
 // book is the conversation's context), started with send-to-person by email; the seller's list is
 // filtered by book; unread counts per chat. Guide: docs/guides/book-marketplace.md.
-import type { ChatClient, Message } from "edge-chat/client";
+import type { ChatClient, SentToPerson } from "edge-chat/client";
 import { check, eventually, login, run, RUN, step, within } from "./lib/app.ts";
 
-interface Sent {
-  conversation_id: string;
-  created_conversation: boolean;
-  message: Message;
-}
-
 /** POST /api/v1/messages: create-or-get the direct conversation about `book` with the seller, and send. */
-function askAbout(client: ChatClient, sellerEmail: string, book: { id: string; title: string; price: number }, content: string, clientId: string): Promise<Sent> {
-  return client.request<Sent>("POST", "/messages", {
-    json: { to_email: sellerEmail, content, client_id: clientId, context: { type: "book", id: book.id, title: book.title, price: book.price, currency: "GBP" } },
-  });
+function askAbout(client: ChatClient, sellerEmail: string, book: { id: string; title: string; price: number }, content: string, clientId: string): Promise<SentToPerson> {
+  return client.sendToPerson({ to_email: sellerEmail, content, client_id: clientId, context: { type: "book", id: book.id, title: book.title, price: book.price, currency: "GBP" } });
 }
 
 run("book-marketplace", async () => {

@@ -15,14 +15,12 @@ run("marketplace", async () => {
   const firstNotification = within("the seller's notification", sellerConnection.next("notification.message"));
 
   step("buyer asks about the bike: POST /api/v1/messages creates the product's conversation and sends");
-  const sent = await buyer.client.request<{ conversation_id: string; created_conversation: boolean; message: Message }>("POST", "/messages", {
-    json: {
-      to_user_id: seller.user.id,
-      content: "Hi! Is the road bike still available?",
-      context: product,
-      roles: { [buyer.user.id]: "buyer", [seller.user.id]: "seller" },
-      client_id: `ask-${RUN}`,
-    },
+  const sent = await buyer.client.sendToPerson({
+    to_user_id: seller.user.id,
+    content: "Hi! Is the road bike still available?",
+    context: product,
+    roles: { [buyer.user.id]: "buyer", [seller.user.id]: "seller" },
+    client_id: `ask-${RUN}`,
   });
   check(sent.created_conversation, "a new conversation for this product");
   const conversationId = sent.conversation_id;

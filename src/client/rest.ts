@@ -33,6 +33,8 @@ import type {
   RespondOfferBody,
   SearchQuery,
   SearchResults,
+  SendToPersonBody,
+  SentToPerson,
   SendMessageBody,
   TokenSource,
   Unread,
@@ -101,6 +103,11 @@ export class ChatClient extends ConversationsApi {
   }
 
   // ── Messages ──
+
+  /** Sends to a person in one call: create-or-get the direct conversation with them (for `context` when given), then the message. */
+  sendToPerson(body: SendToPersonBody): Promise<SentToPerson> {
+    return this.request("POST", "/messages", { json: body });
+  }
 
   /** Full-text search in one conversation, newest first; the next page with `before_seq` = the smallest seq returned. */
   searchMessages(conversationId: string, q: string, query: SearchQuery = {}): Promise<MessagePage> {

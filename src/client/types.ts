@@ -32,6 +32,7 @@ import type {
   SearchResultsSchema,
   SendMessageBodySchema,
 } from "../schemas/messages.js";
+import type { SendToPersonBodySchema, SentToPersonSchema } from "../schemas/direct-messages.js";
 import type { CreateOfferBodySchema, OfferSchema, RespondOfferBodySchema } from "../schemas/offers.js";
 import type {
   BlockSchema,
@@ -93,6 +94,8 @@ export type CreateConversationBody = z.input<typeof CreateConversationBodySchema
 export type PatchConversationBody = z.input<typeof PatchConversationBodySchema>;
 export type AddParticipantBody = z.input<typeof AddParticipantBodySchema>;
 export type SendMessageBody = z.input<typeof SendMessageBodySchema>;
+export type SendToPersonBody = z.input<typeof SendToPersonBodySchema>;
+export type SentToPerson = z.infer<typeof SentToPersonSchema>;
 export type EditMessageBody = z.input<typeof EditMessageBodySchema>;
 export type ReadBody = z.input<typeof ReadBodySchema>;
 export type CreateOfferBody = z.input<typeof CreateOfferBodySchema>;

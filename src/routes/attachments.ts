@@ -178,7 +178,7 @@ const download = createRoute({
   summary: "Stream an attachment (participants only); Range requests for audio answer 206",
   security: bearerSecurity,
   middleware: [requireSocketAuth] as const,
-  request: { params: z.object({ id: IdSchema }), query: z.object({ token: z.string().optional() }) },
+  request: { params: z.object({ id: IdSchema }), query: z.object({ token: z.string().optional(), ticket: z.string().optional().openapi({ description: "a one-use ticket from POST /api/v1/auth/ws-ticket" }) }) },
   responses: { 200: { description: "The bytes" }, 206: { description: "A byte range (audio)" }, ...errorResponses(401, 403, 404) },
 });
 
