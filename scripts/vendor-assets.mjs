@@ -1,5 +1,5 @@
 // Copies the Swagger UI bundle into public/vendor so /docs works offline, from the npm
-// package rather than a CDN. Runs on `npm install` (postinstall).
+// package rather than a CDN. Runs on `npm install` (the `prepare` script).
 import { cpSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";

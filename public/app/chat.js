@@ -112,8 +112,8 @@ export class ChatView extends ChatActions {
     s.hasMore = page.has_more;
     s.loaded = true;
     this.add(s, page.messages);
-    await s.receipts.seed(app.client, conv.id, app.me.id, s.sorted);
-    if (this.s !== s) return;
+    // The list's summary may lag behind the history (it is written off the send path).
+    if (s.sorted.length) app.list.noteMessage(conv.id, s.sorted.at(-1));
     this.layout(s);
     this.renderHistoryEdge();
     this.toBottom();
@@ -128,13 +128,13 @@ export class ChatView extends ChatActions {
   // ── Messages ──
 
   add(s, messages) {
+    // Receipts first, so that the nodes are drawn with the ticks the messages tell of.
+    for (const m of messages) s.receipts.learn(m);
     for (const m of messages) {
       if (!s.messages.has(m.id)) s.sorted.push(m);
       else s.sorted[s.sorted.findIndex((x) => x.id === m.id)] = m;
       s.messages.set(m.id, m);
       s.nodes.set(m.id, renderMessage(m, s.ctx));
-      // Someone's own message means they have read everything up to it.
-      if (m.sender_id && m.sender_id !== this.app.me.id) this.horizon(s, m.sender_id, m.seq, m.seq, false);
     }
     s.sorted.sort((a, b) => a.seq - b.seq);
   }
@@ -246,8 +246,8 @@ export class ChatView extends ChatActions {
 
   // ── Receipts ──
 
-  horizon(s, userId, delivered, read, repaint = true) {
-    if (s.receipts.move(userId, delivered, read) && repaint) this.updateTicks(s);
+  horizon(s, userId, delivered, read) {
+    if (s.receipts.move(userId, delivered, read)) this.updateTicks(s);
   }
 
   updateTicks(s) {

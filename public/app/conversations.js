@@ -27,7 +27,12 @@ export class ConversationList {
   contextOf(conv) {
     const c = conv.context;
     if (!c) return "";
-    return `${c.type === "product" ? "Product" : c.type}: ${c.title || c.id}`;
+    return `${c.type.charAt(0).toUpperCase()}${c.type.slice(1)}: ${c.title || c.id}`;
+  }
+
+  /** Who and what about, in one line: "Dan · Product: Blue bike" (two chats with Dan differ by their context). */
+  labelOf(conv) {
+    return [this.titleOf(conv), this.contextOf(conv)].filter(Boolean).join(" · ");
   }
 
   async load() {
@@ -92,7 +97,7 @@ export class ConversationList {
     inbox.on("presence", ({ user_id, online }) => this.app.setPresence(user_id, online));
     inbox.on("conversation.created", ({ conversation }) => {
       this.upsert(conversation);
-      announce(`New conversation: ${this.titleOf(conversation)}`);
+      announce(`New conversation: ${this.labelOf(conversation)}`);
     });
   }
 
@@ -126,7 +131,7 @@ export class ConversationList {
           "aria-current": active ? "page" : null,
           "data-testid": "conversation-item",
           "data-conversation-id": conv.id,
-          "data-title": title,
+          "data-title": this.labelOf(conv),
         },
         avatar(other ?? this.app.me, { online }),
         h(

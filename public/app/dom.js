@@ -20,6 +20,29 @@ export function h(tag, props = {}, ...children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+const WEB_ADDRESS = /\bhttps?:\/\/[^\s<>"]+/gi;
+/** Punctuation that ends a sentence rather than the address ("see https://x.com/a."). */
+const TRAILING = /[.,;:!?'"]+$|\)+$/;
+
+/**
+ * A message's text with its http(s) addresses as links that open in a new tab, as text nodes and
+ * elements (never markup, so nothing in a message is ever parsed as HTML). Line breaks are kept by
+ * the `.text` style (pre-wrap).
+ */
+export function linkify(text) {
+  const parts = [];
+  let from = 0;
+  for (const match of text.matchAll(WEB_ADDRESS)) {
+    let url = match[0];
+    while (TRAILING.test(url) && !(url.endsWith(")") && url.includes("("))) url = url.replace(TRAILING, "");
+    if (!URL.canParse(url)) continue;
+    parts.push(text.slice(from, match.index), h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
+    from = match.index + url.length;
+  }
+  parts.push(text.slice(from));
+  return parts.filter((part) => part !== "");
+}
+
 const ICONS = {
   send: '<path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z"/>',
   attach:

@@ -1,6 +1,7 @@
 // Rendering one message (text, image, file, voice, offer, events) as a list item, and the
 // parts that change in place: receipt ticks and the reactions bar.
-import { formatDuration, formatMoney, formatSize, formatTime, h, icon } from "./dom.js";
+import { formatDuration, formatMoney, formatSize, formatTime, h, icon, linkify } from "./dom.js";
+import { groupReactions, keysOf } from "./emoji.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
@@ -92,7 +93,7 @@ function renderQuote(target, ctx) {
 
 function renderBody(m, ctx, mine) {
   const a = m.attachment;
-  const caption = m.content ? h("p", { class: "text" }, m.content) : null;
+  const caption = m.content ? h("p", { class: "text" }, linkify(m.content)) : null;
   switch (m.type) {
     case "image":
       return [
@@ -120,7 +121,7 @@ function renderBody(m, ctx, mine) {
     case "offer":
       return [renderOffer(m, ctx, mine)];
     default:
-      return [h("p", { class: "text" }, m.content ?? "")];
+      return [h("p", { class: "text" }, linkify(m.content ?? ""))];
   }
 }
 
@@ -139,7 +140,7 @@ function renderOffer(m, ctx, mine) {
     ),
     h("div", { class: "offer-amount" }, formatMoney(d.amount, d.currency)),
     d.product_id ? h("div", { class: "offer-product" }, `For ${ctx.productTitle(d.product_id)}`) : null,
-    m.content && !m.content.startsWith("Offer:") ? h("p", { class: "text" }, m.content) : null,
+    m.content && !m.content.startsWith("Offer:") ? h("p", { class: "text" }, linkify(m.content)) : null,
   );
   if (status !== "pending") return card;
   const act = (action, amount) => ctx.onOffer(m, action, amount);
@@ -185,17 +186,23 @@ export function renderTicks(status) {
   return h("span", { class: `ticks ticks-${status}`, "data-testid": "receipt", "data-status": status, role: "img", "aria-label": label, title: label }, icon(status === "sent" ? "check" : "checks"));
 }
 
-/** The reactions bar: one toggle chip per emoji with its count. */
+/** Adds your `emoji` reaction, or takes back every key of it you reacted with (`:heart:` and ❤️ are one). */
+function toggleReaction(m, emoji, ctx) {
+  const mine = keysOf(m, emoji, ctx.me.id);
+  if (!mine.length) return ctx.onReact(m, emoji, true);
+  for (const key of mine) ctx.onReact(m, key, false);
+}
+
+/** The reactions bar: one toggle chip per reaction with its count. */
 export function renderReactions(m, ctx) {
   const bar = h("div", { class: "reactions", "data-testid": "reactions" });
-  for (const [emoji, users] of Object.entries(m.reactions ?? {})) {
-    if (!users?.length) continue;
+  for (const { emoji, users } of groupReactions(m.reactions)) {
     const mineToo = users.includes(ctx.me.id);
     const who = users.map((id) => (id === ctx.me.id ? "you" : ctx.nameOf(id))).join(", ");
     bar.append(
       h(
         "button",
-        { type: "button", class: "chip", "aria-pressed": String(mineToo), "data-testid": "reaction", "data-emoji": emoji, title: who, "aria-label": `${emoji} ${users.length}, from ${who}`, onclick: () => ctx.onReact(m, emoji, !mineToo) },
+        { type: "button", class: "chip", "aria-pressed": String(mineToo), "data-testid": "reaction", "data-emoji": emoji, title: who, "aria-label": `${emoji} ${users.length}, from ${who}`, onclick: () => toggleReaction(m, emoji, ctx) },
         h("span", { "aria-hidden": "true" }, emoji),
         h("span", { class: "count", "aria-hidden": "true" }, String(users.length)),
       ),
@@ -219,7 +226,7 @@ function renderActions(m, ctx, mine) {
           "data-emoji": emoji,
           onclick: () => {
             close(true);
-            ctx.onReact(m, emoji, !(m.reactions?.[emoji] ?? []).includes(ctx.me.id));
+            toggleReaction(m, emoji, ctx);
           },
         },
         emoji,

@@ -1,9 +1,10 @@
 // Receipts of your own messages, from horizons per participant: ✓ sent (stored), ✓✓ delivered
 // (reached a socket of theirs, or they fetched it), blue ✓✓ read (under their read cursor).
-// Seeded from the receipts of your newest message; moved by `message.new` (delivered_to),
-// `delivered` and `read` frames, and by their own messages (sending reads what came before).
+// Learned from the messages themselves (history's `status` on your own; their own messages, as
+// sending reads what came before) and moved by `delivered` and `read` frames.
 export class Receipts {
   constructor(meId, participantIds) {
+    this.meId = meId;
     this.others = participantIds.filter((id) => id !== meId);
     this.horizons = new Map();
   }
@@ -17,6 +18,17 @@ export class Receipts {
     return after.delivered !== before.delivered || after.read !== before.read;
   }
 
+  /**
+   * What a message says about the horizons: on your own, a history page's `status` is how far
+   * every other participant has got (delivered or read); someone's own has read all before it.
+   */
+  learn(m) {
+    if (m.sender_id !== this.meId) return m.sender_id ? this.move(m.sender_id, m.seq, m.seq) : false;
+    if (m.status !== "delivered" && m.status !== "read") return false;
+    const read = m.status === "read" ? m.seq : 0;
+    return this.others.map((id) => this.move(id, m.seq, read)).some(Boolean);
+  }
+
   /** "sent" | "delivered" | "read" for your message at `seq` (read and delivered by everyone else). */
   statusOf(seq) {
     if (!this.others.length) return "sent";
@@ -24,17 +36,5 @@ export class Receipts {
     if (all.every((x) => x.read >= seq)) return "read";
     if (all.every((x) => x.delivered >= seq)) return "delivered";
     return "sent";
-  }
-
-  /** Asks the server for the receipts of your newest message among `messages`. */
-  async seed(client, conversationId, meId, messages) {
-    const mine = messages.findLast((m) => m.sender_id === meId && m.type !== "system");
-    if (!mine) return;
-    try {
-      const { receipts } = await client.receipts(conversationId, mine.id);
-      for (const r of receipts) this.move(r.user_id, r.status === "sent" ? 0 : mine.seq, r.status === "read" ? mine.seq : 0);
-    } catch {
-      // the ticks stay at "sent" until frames move them
-    }
   }
 }

@@ -135,9 +135,13 @@ export abstract class ConversationCore<Events extends ConversationEvents> extend
     if (stopAfter > 0) this.typingStopTimer = setTimeout(() => this.stopTyping(), stopAfter);
   }
 
-  /** Sends `typing.stop` if a start was sent (sending a message does this too). */
+  /**
+   * Sends `typing.stop` if a start was sent (sending a message does this too). The throttle starts
+   * over: typing right after a send is a new indicator, shown at once.
+   */
   stopTyping(): void {
     cancelTimeout(this.typingStopTimer);
+    this.typingSentAt = Number.NEGATIVE_INFINITY;
     if (!this.typingActive) return;
     this.typingActive = false;
     this.transmit({ type: "typing.stop" });

@@ -1,5 +1,5 @@
 // edge-chat client SDK: `import { ChatClient } from "edge-chat/client"` (or /sdk/index.js in a browser).
-// Platform only (fetch, WebSocket, FormData, Blob): browsers, React Native, Node 22.
+// Platform only (fetch, WebSocket, FormData, Blob): browsers, React Native, Node 22; Node 20 with a WebSocket class passed in (the `ws` package).
 export { ChatClient, type ChatClientOptions } from "./rest.js";
 export { ServiceClient, type SendAsBody, type ServiceClientOptions, type SystemMessageBody } from "./service.js";
 export { ApiClient, type ApiClientOptions } from "./http.js";

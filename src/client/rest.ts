@@ -40,16 +40,30 @@ import type {
   Unread,
   User,
   UserList,
+  WebSocketImplementation,
   WsTicket,
 } from "./types.js";
 
-export type ChatClientOptions = ApiClientOptions;
+export interface ChatClientOptions extends ApiClientOptions {
+  /**
+   * The WebSocket class for every socket this client opens (default `globalThis.WebSocket`).
+   * Node 20 has none: pass the `ws` package's (`import { WebSocket } from "ws"`).
+   */
+  WebSocket?: WebSocketImplementation;
+}
 
 /** Socket options the client fills in itself (base URL and a fresh one-use ticket per connect). */
 type SocketExtras = Omit<ConversationSocketOptions, "conversationId" | "baseUrl">;
 
 /** The API as one user (their token): every endpoint of /api/v1 a user calls. */
 export class ChatClient extends ConversationsApi {
+  private readonly WebSocketImpl: WebSocketImplementation | undefined;
+
+  constructor(options: ChatClientOptions = {}) {
+    super(options);
+    this.WebSocketImpl = options.WebSocket;
+  }
+
   // ── Auth ──
 
   /** Development login (`DEV_LOGIN`): creates or finds the user; the client keeps the token. */
@@ -243,24 +257,26 @@ export class ChatClient extends ConversationsApi {
    * `token` or `getTicket` is given, a fresh one-use ticket per connect.
    */
   connect(options: Omit<ConnectionOptions, "baseUrl"> = {}): ChatConnection {
-    return new ChatConnection({ ...this.socketAuth(options), ...options, baseUrl: this.baseUrl });
+    return new ChatConnection({ ...this.socketDefaults(options), ...options, baseUrl: this.baseUrl });
   }
 
   /** A conversation socket; unless `token` or `getTicket` is given, a fresh one-use ticket per connect. */
   conversationSocket(conversationId: string, options: SocketExtras = {}): ConversationSocket {
-    return new ConversationSocket({ ...this.socketAuth(options), ...options, baseUrl: this.baseUrl, conversationId });
+    return new ConversationSocket({ ...this.socketDefaults(options), ...options, baseUrl: this.baseUrl, conversationId });
   }
 
   /** The inbox socket; unless `token` or `getTicket` is given, a fresh one-use ticket per connect. */
   inboxSocket(options: Omit<InboxSocketOptions, "baseUrl"> = {}): InboxSocket {
-    return new InboxSocket({ ...this.socketAuth(options), ...options, baseUrl: this.baseUrl });
+    return new InboxSocket({ ...this.socketDefaults(options), ...options, baseUrl: this.baseUrl });
   }
 
   // ── Plumbing ──
 
-  private socketAuth(options: { token?: TokenSource; getTicket?: () => Promise<string> }): { getTicket?: () => Promise<string> } {
-    if (options.token !== undefined || options.getTicket) return {};
-    return { getTicket: async () => (await this.wsTicket()).ticket };
+  /** The client's WebSocket class, and a fresh one-use ticket per connect unless the socket has its own credentials. */
+  private socketDefaults(options: { token?: TokenSource; getTicket?: () => Promise<string> }): Pick<SocketExtras, "WebSocket" | "getTicket"> {
+    const WebSocket = this.WebSocketImpl && { WebSocket: this.WebSocketImpl };
+    if (options.token !== undefined || options.getTicket) return { ...WebSocket };
+    return { ...WebSocket, getTicket: async () => (await this.wsTicket()).ticket };
   }
 }
 

@@ -19,7 +19,7 @@ export interface SocketOptions {
   token?: TokenSource;
   /** A one-use ticket (POST /api/v1/auth/ws-ticket); preferred over `token` when both are given. */
   getTicket?: () => Promise<string>;
-  /** The WebSocket class: default `globalThis.WebSocket` (browsers, React Native, Node 22). */
+  /** The WebSocket class: default `globalThis.WebSocket` (browsers, React Native, Node 22); in Node 20 the `ws` package's. */
   WebSocket?: WebSocketImplementation;
   /** Reconnect delays (default 500 ms doubling to 30 s, full jitter). */
   backoff?: BackoffOptions;
@@ -61,7 +61,11 @@ const OPEN = 1;
 
 function defaultWebSocket(): WebSocketImplementation {
   const impl = (globalThis as { WebSocket?: WebSocketImplementation }).WebSocket;
-  if (!impl) throw new Error("no global WebSocket: pass the WebSocket option (for example the `ws` package)");
+  if (!impl) {
+    throw new TypeError(
+      'edge-chat/client: this platform has no global WebSocket (Node 20 has none): pass a WebSocket class such as the "ws" package\'s, as `new ChatClient({ WebSocket })` or the `WebSocket` option of a socket',
+    );
+  }
   return impl;
 }
 

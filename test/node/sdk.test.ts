@@ -343,6 +343,9 @@ describe.skipIf(inWorkerd)("client SDK against wrangler dev", () => {
     expect(frames.filter((f) => f === "typing.start")).toHaveLength(2);
     await socket.send("done typing");
     expect(frames.filter((f) => f === "typing.stop")).toHaveLength(2);
+    // Typing again right after a send (within the throttle window) is a new indicator, sent at once.
+    socket.typing();
+    expect(frames.filter((f) => f === "typing.start")).toHaveLength(3);
     socket.close();
   });
 

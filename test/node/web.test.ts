@@ -3,8 +3,11 @@
 // about a product, messages flow both ways, the typing indicator and read ticks appear, a
 // reaction and an accepted offer show on both sides, an uploaded image displays, and a voice note
 // recorded from Chromium's fake microphone plays back — and each page does all of it over one
-// WebSocket (the inbox socket, carrying the open conversation). Screenshots of both sides are saved
-// to test-results/web/ (alice.png and bob.png at the end, and one per step).
+// WebSocket (the inbox socket, carrying the open conversation). Then what people wrote shows as
+// written: line breaks kept, web addresses as links (markup never parsed), `:heart:` and ❤️ as one
+// reaction, read ticks after a reload, typing announced right after a send, and two conversations
+// with the same person told apart by their product. Screenshots are saved to test-results/web/
+// (alice.png and bob.png at the end of the first, display-*.png in the second, one per step).
 //
 // Needs Debian's chromium at /usr/bin/chromium (driven by playwright-core); skipped without it.
 import { existsSync, mkdirSync } from "node:fs";
@@ -24,6 +27,8 @@ describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless C
   const pageErrors = new Map<Page, string[]>();
   /** The WebSockets each page opened (their URLs). */
   const pageSockets = new Map<Page, string[]>();
+  /** The frames each page sent on them, parsed. */
+  const pageFrames = new Map<Page, { type?: string }[]>();
   const email = (name: string) => `${name}-${run}@web.test`;
 
   beforeAll(async () => {
@@ -61,8 +66,13 @@ describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless C
     page.on("pageerror", (err) => errors.push(err.message));
     pageErrors.set(page, errors);
     const sockets: string[] = [];
-    page.on("websocket", (ws) => sockets.push(new URL(ws.url()).pathname));
+    const frames: { type?: string }[] = [];
+    page.on("websocket", (ws) => {
+      sockets.push(new URL(ws.url()).pathname);
+      ws.on("framesent", ({ payload }) => typeof payload === "string" && frames.push(JSON.parse(payload) as { type?: string }));
+    });
     pageSockets.set(page, sockets);
+    pageFrames.set(page, frames);
     await page.goto(`${server.url}/`);
     await page.getByLabel("Email", { exact: true }).fill(email(name));
     await page.getByLabel(/Display name/).fill(name[0]!.toUpperCase() + name.slice(1));
@@ -192,4 +202,90 @@ describe.skipIf(inWorkerd || !existsSync(CHROMIUM))("web chat page in headless C
     expect(pageSockets.get(alice)).toEqual(["/api/v1/ws"]);
     expect(pageSockets.get(bob)).toEqual(["/api/v1/ws"]);
   }, 80_000);
+
+  it("shows what was written as written: line breaks, links, reactions by short name, ticks after a reload, typing after a send, conversations told apart", async () => {
+    const [carol, dan] = await Promise.all([login("carol"), login("dan")]);
+    const sent = pageFrames.get(carol)!;
+
+    // Two conversations with Dan, about two products: the list tells them apart.
+    for (const [id, title] of [["bike-blue", "Blue bike"], ["scooter-red", "Red scooter"]] as const) {
+      await carol.getByRole("button", { name: "New conversation" }).click();
+      await carol.getByLabel("Their email").fill(email("dan"));
+      await carol.getByLabel("Product id").fill(id);
+      await carol.getByLabel("Product title").fill(title);
+      await carol.getByRole("button", { name: "Start", exact: true }).click();
+      await carol.locator(".chat-heading", { hasText: title }).waitFor();
+    }
+    const labels = await carol.getByTestId("conversation-item").evaluateAll((items) => items.map((item) => item.getAttribute("data-title")));
+    expect(labels.sort()).toEqual(["Dan · Product: Blue bike", "Dan · Product: Red scooter"]);
+    await carol.getByTestId("conversation-item").filter({ hasText: "Blue bike" }).click();
+    await carol.locator(".chat-heading", { hasText: "Blue bike" }).waitFor();
+
+    // Two lines, a link and markup-like text: the lines stay apart, the link opens in a new tab,
+    // and the markup is shown as text, never parsed.
+    const input = carol.getByLabel("Message", { exact: true });
+    await input.pressSequentially("Is it still for sale?");
+    await input.press("Shift+Enter");
+    await input.pressSequentially("Photos: https://example.com/bikes/blue?id=1. <img src=x onerror=alert(1)>");
+    await input.press("Enter");
+    const note = message(carol, "Is it still for sale?");
+    await note.waitFor();
+    const text = note.locator(".text");
+    expect(await text.innerText()).toBe("Is it still for sale?\nPhotos: https://example.com/bikes/blue?id=1. <img src=x onerror=alert(1)>");
+    const lineHeight = await text.evaluate((el) => parseFloat(getComputedStyle(el).lineHeight));
+    expect((await text.boundingBox())!.height).toBeGreaterThan(1.5 * lineHeight);
+    const link = text.getByRole("link", { name: "https://example.com/bikes/blue?id=1" });
+    expect(await link.getAttribute("href")).toBe("https://example.com/bikes/blue?id=1");
+    expect(await link.getAttribute("target")).toBe("_blank");
+    expect(await link.getAttribute("rel")).toBe("noopener noreferrer");
+    expect(await text.locator("img").count()).toBe(0);
+
+    // Dan reads it and reacts with the short name `:heart:` (as another app may send); Carol
+    // with ❤️ from the picker: one chip, counting both.
+    const danItem = dan.getByTestId("conversation-item").filter({ hasText: "Blue bike" });
+    await danItem.click();
+    await message(dan, "Is it still for sale?").waitFor();
+    await ownReceipt(carol, "Is it still for sale?", "read").waitFor();
+    const messageId = (await note.getAttribute("id"))!.replace(/^msg-/, "");
+    const conversationId = new URL(dan.url()).hash.replace("#/c/", "");
+    const reacted = await dan.evaluate(
+      async (path) => (await fetch(path, { method: "PUT", headers: { authorization: `Bearer ${localStorage.getItem("edge-chat.token")}` } })).status,
+      `/api/v1/conversations/${conversationId}/messages/${messageId}/reactions/${encodeURIComponent(":heart:")}`,
+    );
+    expect(reacted).toBe(200);
+    await note.locator("[data-testid=reaction][data-emoji='❤️']").filter({ hasText: "1" }).waitFor();
+    await note.hover();
+    await note.getByRole("button", { name: "Add reaction" }).click();
+    await carol.getByRole("button", { name: "React with ❤️" }).click();
+    for (const page of [carol, dan]) {
+      const chips = message(page, "Is it still for sale?").getByTestId("reaction");
+      await chips.filter({ hasText: "2" }).waitFor();
+      expect(await chips.count()).toBe(1);
+      expect(await chips.textContent()).toContain("❤️");
+    }
+
+    // Typing right after a send is announced at once (not after the 3 s throttle).
+    await input.pressSequentially("One more", { delay: 20 });
+    await input.press("Enter");
+    await message(dan, "One more").waitFor();
+    const startsBefore = sent.filter((frame) => frame.type === "typing.start").length;
+    await input.pressSequentially("And", { delay: 20 });
+    await dan.getByTestId("typing-indicator").filter({ hasText: "Carol is typing" }).waitFor({ timeout: 1_500 });
+    expect(sent.filter((frame) => frame.type === "typing.start").length).toBe(startsBefore + 1);
+    await shot(carol, "display-carol");
+    await shot(dan, "display-dan");
+
+    // After a reload, Carol's messages keep their read ticks (from the history's `status`).
+    await ownReceipt(carol, "One more", "read").waitFor();
+    await input.fill("");
+    await carol.reload();
+    await message(carol, "One more").waitFor();
+    await ownReceipt(carol, "One more", "read").waitFor({ timeout: 5_000 });
+    expect(await carol.locator("[data-testid=receipt][data-status=read]").count()).toBe(2);
+    await carol.getByTestId("conversation-item").filter({ hasText: "Blue bike" }).filter({ hasText: "You: One more" }).waitFor();
+    await carol.mouse.move(1, 1);
+    await shot(carol, "display-carol-reloaded");
+    expect(pageErrors.get(carol)).toEqual([]);
+    expect(pageErrors.get(dan)).toEqual([]);
+  }, 60_000);
 });
