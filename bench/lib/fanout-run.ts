@@ -159,7 +159,7 @@ export class FanoutRun {
     this.drained = await until(() => this.ackCount === this.sent && this.states.every((s) => s.count === this.sent), DRAIN_MS, 10);
   }
 
-  /** The time each measured message left the client (performance.now()), by its index; for other observers of the same messages. */
+  /** When the measured message a client id names left the client (performance.now()), for other observers of it (a webhook receiver); null for other ids. */
   sentAt(clientId: string): number | null {
     const i = this.indexOf(clientId);
     return i === null || i >= this.sent ? null : this.sendAt[i]!;
