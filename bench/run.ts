@@ -15,15 +15,17 @@ import { cost } from "./scenarios/cost.ts";
 import { fanout } from "./scenarios/fanout.ts";
 import { addLimitSeconds, connectLimitSeconds, groups, groups10k } from "./scenarios/groups.ts";
 import { history } from "./scenarios/history.ts";
+import { inboxFanout } from "./scenarios/inbox-fanout.ts";
 import { many } from "./scenarios/many.ts";
 import { soak } from "./scenarios/soak.ts";
 import { soakChurn } from "./scenarios/soak-churn.ts";
 import { throughput } from "./scenarios/throughput.ts";
+import { webhooks } from "./scenarios/webhooks.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const RESULTS = join(import.meta.dirname, "results");
 
-const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, groups10k, soak, "soak-churn": soakChurn };
+const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, "inbox-fanout": inboxFanout, webhooks, groups10k, soak, "soak-churn": soakChurn };
 
 /** An upper bound on each scenario's wall time; past it the run is abandoned (servers stopped). */
 function budgetSeconds(name: ScenarioName, o: Options): number {
@@ -49,6 +51,12 @@ function budgetSeconds(name: ScenarioName, o: Options): number {
       return base * targets + o.groupSize / 20 + addLimitSeconds(o.groupSize) + targets * (connectLimitSeconds(o.groupSize) + 30 + 120);
     case "groups10k":
       return base * targets + o.bigGroupSize / 20 + addLimitSeconds(o.bigGroupSize) + targets * (connectLimitSeconds(o.bigGroupOnline) + 30 + 120);
+    case "inbox-fanout":
+      // two phases on one server: logins, sockets, warm-up, the phase and its drain each
+      return base + 2 * (o.duration + 60);
+    case "webhooks":
+      // a fresh server per receiver mode (up, then each down mode)
+      return base + (1 + o.webhookDown.length) * (o.duration + 60);
     case "soak":
       return base + o.soakMinutes * 60 * 1.5;
     case "soak-churn":

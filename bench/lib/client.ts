@@ -1,5 +1,6 @@
-// A small conversation-socket client over `ws`: opens, waits for `hello`, parses every frame once
-// and hands it to listeners with its arrival time; `waitFor` waits (bounded) for a frame.
+// A small socket client over `ws` (conversation and inbox sockets): opens, waits for `hello`,
+// parses every frame once and hands it to listeners with its arrival time; `waitFor` waits
+// (bounded) for a frame.
 import WebSocket from "ws";
 
 export interface Frame {
@@ -26,6 +27,11 @@ interface Waiter {
 
 export function socketUrl(baseUrl: string, conversationId: string, token: string): string {
   return `${baseUrl.replace(/^http/, "ws")}/api/v1/conversations/${conversationId}/ws?token=${encodeURIComponent(token)}`;
+}
+
+/** The user's inbox socket (`GET /api/v1/ws`): one per client, subscribed to conversations. */
+export function inboxUrl(baseUrl: string, token: string): string {
+  return `${baseUrl.replace(/^http/, "ws")}/api/v1/ws?token=${encodeURIComponent(token)}`;
 }
 
 export class ChatSocket {
@@ -144,6 +150,15 @@ export class ChatSocket {
       };
       this.waiters.push(waiter);
     });
+  }
+
+  /** Subscribes this inbox socket to a conversation; resolves on `subscribed`, rejects on `error` or after `timeoutMs`. */
+  async subscribe(conversationId: string, timeoutMs = 15_000): Promise<void> {
+    const ref = `sub-${conversationId}`;
+    const answer = this.waitFor((f) => f.ref === ref && (f.type === "subscribed" || f.type === "error"), timeoutMs, `subscribed to ${conversationId}`);
+    this.send({ type: "subscribe", ref, conversation_id: conversationId });
+    const frame = await answer;
+    if (frame.type === "error") throw new Error(`subscribe to ${conversationId} refused: ${String(frame.code)} ${String(frame.message)}`);
   }
 
   /** Closes politely and waits (bounded) for the close to complete. */

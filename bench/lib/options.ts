@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench` (`npm run bench -- --scenarios fanout --listeners 10`).
 
-export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "groups10k", "soak", "soak-churn"] as const;
+export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "inbox-fanout", "webhooks", "groups10k", "soak", "soak-churn"] as const;
 export type ScenarioName = (typeof ALL_SCENARIOS)[number];
 
 /** many: one load — `conversations` direct conversations of two users, each user sending `perUser` messages a second. */
@@ -8,7 +8,11 @@ export interface ManyLoad {
   conversations: number;
   perUser: number;
 }
-export const DEFAULT_SCENARIOS: ScenarioName[] = ["fanout", "throughput", "many", "connections", "history", "cost", "groups"];
+export const DEFAULT_SCENARIOS: ScenarioName[] = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "inbox-fanout", "webhooks"];
+
+/** webhooks: how the receiver is down — nothing listening (connection refused), or accepting and never answering. */
+export const WEBHOOK_DOWN_MODES = ["refused", "hanging"] as const;
+export type WebhookDownMode = (typeof WEBHOOK_DOWN_MODES)[number];
 
 export interface Options {
   scenarios: ScenarioName[];
@@ -50,6 +54,10 @@ export interface Options {
   bigGroupSize: number;
   /** groups10k: how many of them open a socket */
   bigGroupOnline: number;
+  /** inbox-fanout: listeners (each phase) */
+  inboxListeners: number;
+  /** webhooks: the receiver's down modes, one run each after the run with it up */
+  webhookDown: WebhookDownMode[];
   /** fanout, throughput, groups: also run the ceiling probe (bench/probe) and print ratios to it */
   probe: boolean;
   /** soak: minutes */
@@ -92,6 +100,8 @@ export const DEFAULTS: Options = {
   groupSize: 1000,
   bigGroupSize: 10_000,
   bigGroupOnline: 50,
+  inboxListeners: 10,
+  webhookDown: ["refused", "hanging"],
   probe: true,
   soakMinutes: 10,
   soakConversations: 20,
@@ -104,7 +114,7 @@ export const DEFAULTS: Options = {
 
 interface Spec {
   key: keyof Options;
-  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string" | "loads";
+  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string" | "loads" | "webhook-down";
   min?: number;
   max?: number;
   help: string;
@@ -131,6 +141,8 @@ const SPECS: Record<string, Spec> = {
   "group-size": { key: "groupSize", kind: "int", min: 2, max: 20_000, help: "groups: members added one at a time, each then with a socket (default 1000)" },
   "big-group-size": { key: "bigGroupSize", kind: "int", min: 2, max: 100_000, help: "groups10k: members added one at a time (default 10000)" },
   "big-group-online": { key: "bigGroupOnline", kind: "int", min: 1, max: 10_000, help: "groups10k: members with a socket (default 50)" },
+  "inbox-listeners": { key: "inboxListeners", kind: "int", min: 1, max: 2000, help: "inbox-fanout: listeners, on conversation sockets then on inbox subscriptions (default 10)" },
+  "webhook-down": { key: "webhookDown", kind: "webhook-down", help: `webhooks: comma list of ${WEBHOOK_DOWN_MODES.join(",")}, a run each besides the one with the receiver up (default both)` },
   probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput, many and groups (default on; --no-probe to skip)" },
   "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
   "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
@@ -206,6 +218,11 @@ function convert(name: string, spec: Spec, raw: string): unknown {
           if (perUser <= 0 || perUser > 50) throw new OptionError(`--${name}: ${t}: the rate per user is outside (0, 50]`);
           return { conversations: number(m[1]!, true), perUser };
         });
+    case "webhook-down": {
+      const modes = raw.split(",").map((t) => t.trim()).filter(Boolean);
+      for (const m of modes) if (!(WEBHOOK_DOWN_MODES as readonly string[]).includes(m)) throw new OptionError(`--webhook-down: unknown mode ${m}`);
+      return modes as WebhookDownMode[];
+    }
     case "scenarios": {
       const names = raw.split(",").map((t) => t.trim()).filter(Boolean);
       for (const n of names) if (!(ALL_SCENARIOS as readonly string[]).includes(n)) throw new OptionError(`--scenarios: unknown scenario ${n}`);
