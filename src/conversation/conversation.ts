@@ -284,13 +284,14 @@ export class Conversation {
 
   /**
    * Participants with an inbox open who are not watching this conversation (no socket open on
-   * it) get the message as an inbox notification with their new unread count: work for who is
-   * online, not for every member. Watchers get nothing here: they see the message live, and
-   * their read updates the inbox. Coalesced, never awaited.
+   * it, no inbox socket subscribed to it) get the message as an inbox notification with their
+   * new unread count: work for who is online, not for every member. Watchers get nothing here:
+   * they see the message live, and their read updates the inbox. Coalesced, never awaited.
    */
   private notifyInboxes(message: Message, watching: Set<string>): void {
     for (const userId of this.inboxWatchers.ids()) {
-      if (userId === message.sender_id || watching.has(userId) || !this.membership.isParticipant(userId)) continue;
+      // A subscribed inbox socket gets the message itself, like a conversation socket.
+      if (userId === message.sender_id || watching.has(userId) || this.subscribers.users.has(userId) || !this.membership.isParticipant(userId)) continue;
       this.inboxes.queue(userId, message.conversation_id, this.inboxCount(userId), message);
     }
   }

@@ -12,14 +12,18 @@ type UserStub = ReturnType<typeof inboxStub>;
  * user object keeps which of its sockets subscribed.
  *
  * A participant's subscription is a receipts session like a socket's, so what it carries counts
- * as delivered without a write per message. Frames of one turn go to a user in one call, and
- * calls through one stub arrive in the order they were made, so each user gets them in order.
+ * as delivered without a write per message. Frames go to a user in one call at a time (what
+ * arrives meanwhile goes in the next), so each user gets them in order.
  */
 export class Subscribers {
   /** Who subscribed, with their receipts sessions (0 for an admin watching). */
   readonly users: UserSessions;
   private readonly stubs = new Map<string, UserStub>();
-  private pending: Map<string, string[]> | null = null;
+  /** Frames waiting for a user's next call. */
+  private readonly waiting = new Map<string, string[]>();
+  /** Users with a call under way. */
+  private readonly inFlight = new Set<string>();
+  private flushScheduled = false;
 
   constructor(
     sql: SqlStorage,
@@ -29,19 +33,23 @@ export class Subscribers {
     this.users = new UserSessions(sql, "subscribers");
   }
 
-  /** A serialised frame for every subscriber (but `exceptUserId`), sent at the end of this turn. */
+  /**
+   * A serialised frame for every subscriber (but `exceptUserId`). Each user has at most one call
+   * in flight: frames arriving meanwhile wait and go together in the next one, so a busy
+   * conversation costs a call per user per round trip, not per frame, and order is kept.
+   */
   relay(frame: string, exceptUserId?: string): void {
     if (this.users.size === 0) return;
     const text = withConversationId(frame, this.conversationId());
-    if (!this.pending) {
-      this.pending = new Map();
-      queueMicrotask(() => this.flush());
-    }
     for (const userId of this.users.ids()) {
       if (userId === exceptUserId) continue;
-      const frames = this.pending.get(userId);
+      const frames = this.waiting.get(userId);
       if (frames) frames.push(text);
-      else this.pending.set(userId, [text]);
+      else this.waiting.set(userId, [text]);
+      if (!this.inFlight.has(userId) && !this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(() => this.flush());
+      }
     }
   }
 
@@ -53,14 +61,23 @@ export class Subscribers {
   }
 
   private flush(): void {
-    const pending = this.pending;
-    this.pending = null;
-    if (!pending) return;
-    for (const [userId, frames] of pending) {
-      this.stubOf(userId)
-        .deliver(this.conversationId(), frames)
-        .catch((err: unknown) => console.error("subscription delivery failed", err));
-    }
+    this.flushScheduled = false;
+    for (const userId of [...this.waiting.keys()]) if (!this.inFlight.has(userId)) this.deliverTo(userId);
+  }
+
+  private deliverTo(userId: string): void {
+    const frames = this.waiting.get(userId);
+    if (!frames) return;
+    this.waiting.delete(userId);
+    this.inFlight.add(userId);
+    this.stubOf(userId)
+      .deliver(this.conversationId(), frames)
+      .catch((err: unknown) => console.error("subscription delivery failed", err))
+      .finally(() => {
+        this.inFlight.delete(userId);
+        if (this.users.has(userId)) this.deliverTo(userId);
+        else this.waiting.delete(userId);
+      });
   }
 
   private stubOf(userId: string): UserStub {

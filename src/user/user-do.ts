@@ -69,6 +69,7 @@ const REPLAY_PAGE = 100;
 export class UserDO extends DurableObject<Env> {
   private readonly state: InboxState;
   private readonly subscriptions: InboxSubscriptions;
+  private readonly socketIds = new WeakMap<WebSocket, string>();
   /** Inbox sockets accepted but not greeted yet, with the frames waiting for their hello. */
   private readonly greeting = new Map<WebSocket, string[]>();
   /** While the first inbox's counts are being seeded: the stamp of the count taken per conversation (see takeCount). */
@@ -318,9 +319,19 @@ export class UserDO extends DurableObject<Env> {
   }
 
   /** The open sockets among `socketIds`. */
-  private socketsIn(socketIds: Set<string>): WebSocket[] {
+  private socketsIn(socketIds: ReadonlySet<string>): WebSocket[] {
     if (socketIds.size === 0) return [];
-    return this.inboxSockets().filter((ws) => socketIds.has((ws.deserializeAttachment() as InboxIdentity | null)?.socketId ?? ""));
+    return this.inboxSockets().filter((ws) => socketIds.has(this.socketIdOf(ws)));
+  }
+
+  /** A socket's id from its attachment, deserialised once per socket per instance. */
+  private socketIdOf(ws: WebSocket): string {
+    let id = this.socketIds.get(ws);
+    if (id === undefined) {
+      id = (ws.deserializeAttachment() as InboxIdentity | null)?.socketId ?? "";
+      this.socketIds.set(ws, id);
+    }
+    return id;
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -476,10 +487,10 @@ export class UserDO extends DurableObject<Env> {
   }
 
   /** To every inbox socket, but those named in `exceptSocketIds`. */
-  private broadcast(frame: InboxFrame, exceptSocketIds?: Set<string>): void {
+  private broadcast(frame: InboxFrame, exceptSocketIds?: ReadonlySet<string>): void {
     const text = JSON.stringify(frame);
     for (const ws of this.inboxSockets()) {
-      if (exceptSocketIds?.has((ws.deserializeAttachment() as InboxIdentity | null)?.socketId ?? "")) continue;
+      if (exceptSocketIds?.has(this.socketIdOf(ws))) continue;
       const waiting = this.greeting.get(ws);
       if (waiting) waiting.push(text);
       else this.send(ws, text);

@@ -3,7 +3,7 @@
 // commands, and what reaches it counts as delivered. Real upgrades through the Worker.
 import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { addParticipant, callJson, freshDirect, group, login, removeParticipant, sendRest, type TestUser } from "../helpers/api";
+import { addParticipant, callJson, freshDirect, group, login, removeParticipant, sendRest, signAdminToken, type TestUser } from "../helpers/api";
 import { stubOf, userStubOf } from "../helpers/objects";
 import { barrier, closeAll, framesOf, open, openInbox, type TestSocket } from "../helpers/sockets";
 import { range } from "../helpers/wait";
@@ -41,6 +41,20 @@ describe("subscribe", () => {
     expect(receipts.body.receipts).toEqual([expect.objectContaining({ user_id: ben.id, status: "delivered" })]);
     await barrier(inbox);
     expect(framesOf(inbox, "notification.message")).toEqual([]);
+  });
+
+  it("a burst arrives complete and in order, and costs the subscriber's object no notification round", async () => {
+    const [ana, ben, id] = await pair("burst");
+    const inbox = await openInbox(ben);
+    await subscribe(inbox, id);
+    const admin = { token: await signAdminToken(ana) };
+    const inboxCalls = async () => (await callJson(`/api/v1/conversations/${id}/stats`, { token: admin.token })).body.inbox_calls as number;
+    const before = await inboxCalls();
+    const sender = await open(id, ana);
+    for (const n of range(1, 30)) sender.send({ type: "message.send", client_id: `b${n}`, content: `burst ${n}` });
+    await inbox.until((frames) => frames.filter((f) => f.type === "message.new").length === 30, 5_000, "30 message.new");
+    expect(framesOf(inbox, "message.new").map((f) => f.message.seq)).toEqual(range(1, 30));
+    expect(await inboxCalls()).toBe(before);
   });
 
   it("carries 20 conversations on one socket", async () => {
