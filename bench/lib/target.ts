@@ -40,6 +40,8 @@ export interface Target {
   product: BenchServer | null;
   /** A room of `members` users; `name` must be unique on this server (it prefixes the users' emails). */
   room(members: number, name: string, options?: RoomOptions): Promise<Room>;
+  /** One REST read of a room's newest 50 messages (the product's history page; the probe's /messages). */
+  readHistory(room: Room): Promise<void>;
   /** The cost counters summed over `ids` plus the mirror meter (settled); null for the probe, or when unavailable. */
   stats(ids: string[], onError?: (err: unknown) => void): Promise<Counters | null>;
   stop(): Promise<void>;
@@ -69,6 +71,7 @@ export async function startTarget(kind: TargetKind, verbose: boolean): Promise<T
         const id = options?.direct ? await server.api.createDirect(users[0]!, users[1]!) : await server.api.createGroup(users[0]!, users.slice(1), name);
         return { id, urls: users.map((u) => socketUrl(server.url, id, u.token)), users };
       },
+      readHistory: async (room) => void (await server.api.history(room.users![0]!, room.id, "limit=50")),
       stats: (ids, onError) => tryStats(server.api, server.admin, ids, onError),
       stop: () => server.stop(),
     };
@@ -83,6 +86,11 @@ export async function startTarget(kind: TargetKind, verbose: boolean): Promise<T
     async room(members, name) {
       const id = name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 100);
       return { id, urls: Array.from({ length: members }, (_, i) => `${ws}/rooms/${id}/ws?user=u${i}`), users: null };
+    },
+    readHistory: async (room) => {
+      const response = await fetch(`${server.url}/rooms/${room.id}/messages`);
+      if (!response.ok) throw new Error(`probe history: ${response.status}`);
+      await response.arrayBuffer();
     },
     stats: () => Promise.resolve(null),
     stop: () => server.stop(),

@@ -1,7 +1,8 @@
-// 8. Soak, socket churn only (not in the default run): the part of the soak every chat room has —
-// each user sending ~1 message a second on a socket that drops (cut, or closed cleanly) about
-// every 30 s and comes back — run on the product and then on the ceiling probe, with the same
-// rooms for the same minutes, sampling each runtime's resident memory. The probe stores every
+// 8. Soak, socket churn and REST reads (not in the default run): the part of the soak every chat
+// room has — each user sending ~1 message a second on a socket that drops (cut, or closed
+// cleanly) about every 30 s and comes back, and a few REST reads of a room's newest messages a
+// second — run on the product and then on the ceiling probe, with the same rooms for the same
+// minutes, sampling each runtime's resident memory. The probe stores every
 // message in its object's SQLite and fans it out, and does nothing else: when both grow alike,
 // the growth belongs to the local runtime (workerd under `wrangler dev`), not to the product.
 import { ChatSocket, type Frame } from "../lib/client.ts";
@@ -15,6 +16,8 @@ import { log, mapLimit, sleep } from "../lib/util.ts";
 const MEMBERS = 3;
 const SENDS_PER_USER_PER_S = 1;
 const RECONNECT_EVERY_S = 30;
+/** REST reads a second (the mixed soak makes about this many REST calls: history pages and REST sends). */
+const HISTORY_READS_PER_S = 4;
 
 interface Client {
   url: string;
@@ -36,6 +39,8 @@ interface Run {
   sent: number;
   acked: number;
   reconnects: number;
+  historyReads: number;
+  historyFailures: number;
 }
 
 /** Growth of the runtime after the first quarter (warm-up), and its slope in MiB a minute. */
@@ -50,7 +55,7 @@ async function churn(ctx: Context, section: Section, kind: TargetKind): Promise<
   const { soakMinutes: minutes, soakConversations: count, contentLength } = ctx.opts;
   const content = "x".repeat(contentLength);
   const target = await startTarget(kind, ctx.opts.verbose);
-  const run: Run = { kind, memory: [], sent: 0, acked: 0, reconnects: 0 };
+  const run: Run = { kind, memory: [], sent: 0, acked: 0, reconnects: 0, historyReads: 0, historyFailures: 0 };
   try {
     const made = await rooms(target, count, MEMBERS, "churn-");
     const clients: Client[] = made.flatMap((room) => room.urls.map((url) => ({ url, socket: null, connecting: false, serial: 0, nextSend: 0 })));
@@ -87,6 +92,10 @@ async function churn(ctx: Context, section: Section, kind: TargetKind): Promise<
         }
         if (now >= nextSecond) {
           nextSecond += 1000;
+          for (let i = 0; i < HISTORY_READS_PER_S; i++) {
+            run.historyReads++;
+            target.readHistory(made[Math.floor(Math.random() * made.length)]!).catch(() => run.historyFailures++);
+          }
           for (const c of clients) {
             if (!c.socket) {
               void connect(c);
@@ -125,11 +134,11 @@ export async function soakChurn(ctx: Context): Promise<Section> {
   const rows: Cell[][] = runs.map((run) => {
     const g = growthOf(run.memory, seconds);
     const proxyFrom = g.from.proxy_kib;
-    return [run.kind, run.sent, run.acked, run.reconnects, run.memory[0]!.runtime_kib, g.from.runtime_kib, g.to.runtime_kib, round(g.growth * 100, 1), round(g.mibPerMin, 1), proxyFrom, g.to.proxy_kib];
+    return [run.kind, run.sent, run.acked, run.reconnects, run.historyReads, run.historyFailures, run.memory[0]!.runtime_kib, g.from.runtime_kib, g.to.runtime_kib, round(g.growth * 100, 1), round(g.mibPerMin, 1), proxyFrom, g.to.proxy_kib];
   });
   section.tables.push({
-    title: `Soak, socket churn only: ${minutes} min, ${count} rooms × ${MEMBERS} users, ~${SENDS_PER_USER_PER_S} msg/s per user, a reconnect per socket every ~${RECONNECT_EVERY_S} s (runtime memory after the first quarter)`,
-    headers: ["target", "sent", "acked", "reconnects", "start KiB", "settled KiB", "end KiB", "growth %", "MiB/min", "proxy settled KiB", "proxy end KiB"],
+    title: `Soak, socket churn and REST reads: ${minutes} min, ${count} rooms × ${MEMBERS} users, ~${SENDS_PER_USER_PER_S} msg/s per user, a reconnect per socket every ~${RECONNECT_EVERY_S} s, ${HISTORY_READS_PER_S} history reads/s (runtime memory after the first quarter)`,
+    headers: ["target", "sent", "acked", "reconnects", "REST reads", "failed", "start KiB", "settled KiB", "end KiB", "growth %", "MiB/min", "proxy settled KiB", "proxy end KiB"],
     rows,
   });
   section.tables.push({

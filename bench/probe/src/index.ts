@@ -8,6 +8,7 @@
 // seq, a `message.ack {client_id, ref, message}` to the sender, and one `message.new {message}`
 // (serialised once) to every socket of the room. No authentication, no membership, no limits,
 // no idempotency, no D1. The message has the product's shape (bench/lib/client.ts's WireMessage
+// GET /rooms/{room}/messages answers the room's newest 50 messages (a REST read, for the soak).
 // and the rest of the product's fields), so the same scenario code drives both.
 //
 // Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
@@ -15,6 +16,7 @@
 
 interface SqlCursor {
   one(): Record<string, unknown>;
+  toArray(): Record<string, unknown>[];
 }
 
 interface SqlStorage {
@@ -57,7 +59,7 @@ interface SendFrame {
 
 declare const WebSocketPair: new () => { 0: HibernatableSocket; 1: HibernatableSocket };
 
-const ROOM_PATH = /^\/rooms\/([A-Za-z0-9_.-]{1,100})\/ws$/;
+const ROOM_PATH = /^\/rooms\/([A-Za-z0-9_.-]{1,100})\/(ws|messages)$/;
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -69,7 +71,8 @@ export default {
     if (url.pathname === "/health") return json(200, { status: "ok" });
     const room = ROOM_PATH.exec(url.pathname)?.[1];
     if (!room) return json(404, { error: "not found" });
-    if (request.headers.get("upgrade") !== "websocket") return json(426, { error: "expected a websocket upgrade" });
+    const wantsSocket = url.pathname.endsWith("/ws");
+    if (wantsSocket !== (request.headers.get("upgrade") === "websocket")) return json(426, { error: "sockets at /ws, history at /messages" });
     return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
   },
 };
@@ -90,6 +93,7 @@ export class Room {
 
   fetch(request: Request): Response {
     const url = new URL(request.url);
+    if (url.pathname.endsWith("/messages")) return this.history();
     const identity: Identity = { user: url.searchParams.get("user") ?? "anonymous", room: ROOM_PATH.exec(url.pathname)?.[1] ?? "" };
     const pair = new WebSocketPair();
     const server = pair[1];
@@ -97,6 +101,12 @@ export class Room {
     server.serializeAttachment(identity);
     server.send(JSON.stringify({ type: "hello", conversation_id: identity.room, user_id: identity.user, last_seq: this.seq }));
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
+  }
+
+  /** The newest 50 messages: the REST read a chat client makes (what the soak's history pages are on the product). */
+  private history(): Response {
+    const rows = this.sql.exec("SELECT seq, id, sender_id, client_id, content, created_at FROM messages ORDER BY seq DESC LIMIT 50").toArray();
+    return json(200, { messages: rows.reverse(), has_more: this.seq > 50 });
   }
 
   webSocketMessage(ws: HibernatableSocket, data: string | ArrayBuffer): void {
