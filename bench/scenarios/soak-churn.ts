@@ -12,10 +12,9 @@ import { measured, type Context } from "../lib/scenario.ts";
 import { round, slope } from "../lib/stats.ts";
 import { rooms, startTarget, suffix, targetKinds, type TargetKind } from "../lib/target.ts";
 import { log, mapLimit, sleep } from "../lib/util.ts";
+import { RECONNECT_EVERY_S, SENDS_PER_USER_PER_S, USERS_PER_CONVERSATION } from "./soak.ts";
 
-const MEMBERS = 3;
-const SENDS_PER_USER_PER_S = 1;
-const RECONNECT_EVERY_S = 30;
+const MEMBERS = USERS_PER_CONVERSATION;
 /** REST reads a second (the mixed soak makes about this many REST calls: history pages and REST sends). */
 const HISTORY_READS_PER_S = 4;
 

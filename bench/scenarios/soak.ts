@@ -13,9 +13,10 @@ import { round, roundSummary, Samples, slope } from "../lib/stats.ts";
 import type { User } from "../lib/api.ts";
 import { log, mapLimit, sleep, until } from "../lib/util.ts";
 
-const USERS_PER_CONVERSATION = 3;
-const SENDS_PER_USER_PER_S = 1;
-const RECONNECT_EVERY_S = 30;
+/** The soak's pattern, shared with soak-churn so the two compare. */
+export const USERS_PER_CONVERSATION = 3;
+export const SENDS_PER_USER_PER_S = 1;
+export const RECONNECT_EVERY_S = 30;
 const REST_SHARE = 0.05;
 const TYPING_SHARE = 0.1;
 
