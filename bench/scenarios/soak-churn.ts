@@ -141,7 +141,7 @@ export async function soakChurn(ctx: Context): Promise<Section> {
     rows,
   });
   section.tables.push({
-    title: "Soak, socket churn only: runtime resident memory (KiB) over time",
+    title: "Soak, socket churn and REST reads: runtime resident memory (KiB) over time",
     headers: ["t (s)", ...runs.map((r) => r.kind)],
     rows: runs[0]!.memory.map((m, i) => [m.t, ...runs.map((r) => r.memory[i]?.runtime_kib ?? "")]),
   });
