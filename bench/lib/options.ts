@@ -3,6 +3,10 @@
 export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "inbox-fanout", "webhooks", "groups10k", "soak", "soak-churn"] as const;
 export type ScenarioName = (typeof ALL_SCENARIOS)[number];
 
+/** The soak's traffic besides socket sends and reconnects: REST sends, typing, read frames. */
+export const SOAK_EXTRAS = ["rest", "typing", "reads"] as const;
+export type SoakExtra = (typeof SOAK_EXTRAS)[number];
+
 /** many: one load — `conversations` direct conversations of two users, each user sending `perUser` messages a second. */
 export interface ManyLoad {
   conversations: number;
@@ -64,6 +68,8 @@ export interface Options {
   soakMinutes: number;
   /** soak: conversations */
   soakConversations: number;
+  /** soak: "rest,typing,reads" — which of the soak's extras to make (to find what memory growth comes with) */
+  soakExtras: SoakExtra[];
   /** characters of each message's content */
   contentLength: number;
   /** CPU-profile the Worker isolate during measured phases (slows it down) */
@@ -105,6 +111,7 @@ export const DEFAULTS: Options = {
   probe: true,
   soakMinutes: 10,
   soakConversations: 20,
+  soakExtras: [...SOAK_EXTRAS],
   contentLength: 64,
   profile: false,
   verbose: false,
@@ -114,7 +121,7 @@ export const DEFAULTS: Options = {
 
 interface Spec {
   key: keyof Options;
-  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string" | "loads" | "webhook-down";
+  kind: "int" | "ints" | "number" | "scenarios" | "flag" | "string" | "loads" | "webhook-down" | "soak-extras";
   min?: number;
   max?: number;
   help: string;
@@ -146,6 +153,7 @@ const SPECS: Record<string, Spec> = {
   probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput, many and groups (default on; --no-probe to skip)" },
   "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
   "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
+  "soak-extras": { key: "soakExtras", kind: "soak-extras", help: `soak: which of its extras to make, a comma list of ${SOAK_EXTRAS.join(",")} or none (default all)` },
   "content-length": { key: "contentLength", kind: "int", min: 1, max: 1000, help: "characters per message (default 64)" },
   profile: { key: "profile", kind: "flag", help: "CPU-profile the Worker isolate during measured phases (slower; see README)" },
   verbose: { key: "verbose", kind: "flag", help: "print wrangler's output" },
@@ -222,6 +230,12 @@ function convert(name: string, spec: Spec, raw: string): unknown {
       const modes = raw.split(",").map((t) => t.trim()).filter(Boolean);
       for (const m of modes) if (!(WEBHOOK_DOWN_MODES as readonly string[]).includes(m)) throw new OptionError(`--webhook-down: unknown mode ${m}`);
       return modes as WebhookDownMode[];
+    }
+    case "soak-extras": {
+      if (raw === "none") return [];
+      const extras = raw.split(",").map((t) => t.trim()).filter(Boolean);
+      for (const e of extras) if (!(SOAK_EXTRAS as readonly string[]).includes(e)) throw new OptionError(`--soak-extras: unknown extra ${e}`);
+      return extras as SoakExtra[];
     }
     case "scenarios": {
       const names = raw.split(",").map((t) => t.trim()).filter(Boolean);

@@ -43,6 +43,7 @@ interface Client {
 export async function soak(ctx: Context): Promise<Section> {
   const minutes = ctx.opts.soakMinutes;
   const count = ctx.opts.soakConversations;
+  const extras = new Set(ctx.opts.soakExtras);
   const content = "x".repeat(ctx.opts.contentLength);
   const section = newSection("soak", {
     minutes,
@@ -52,6 +53,7 @@ export async function soak(ctx: Context): Promise<Section> {
     reconnect_every_s: RECONNECT_EVERY_S,
     rest_share: REST_SHARE,
     typing_share: TYPING_SHARE,
+    extras: ctx.opts.soakExtras.join(",") || "none",
   });
   const server = await startBenchServer({}, ctx.opts.verbose);
   const clients: Client[] = [];
@@ -151,7 +153,7 @@ export async function soak(ctx: Context): Promise<Section> {
       const cid = `s${c.serial++}`;
       const key = `${c.user.id}/${cid}`;
       sentAtByClientId.set(key, now);
-      if (Math.random() < REST_SHARE) {
+      if (extras.has("rest") && Math.random() < REST_SHARE) {
         c.pending.set(cid, { sentAt: now, content, via: "rest" });
         counters.restSends++;
         const post = async (attempt: number): Promise<void> => {
@@ -177,7 +179,7 @@ export async function soak(ctx: Context): Promise<Section> {
       c.pending.set(cid, { sentAt: now, content, via: "socket" });
       counters.socketSends++;
       c.socket.send({ type: "message.send", client_id: cid, content });
-      if (Math.random() < TYPING_SHARE) {
+      if (extras.has("typing") && Math.random() < TYPING_SHARE) {
         counters.typing++;
         c.socket.send({ type: "typing.start" });
       }
@@ -221,7 +223,7 @@ export async function soak(ctx: Context): Promise<Section> {
                 void old.close();
               }
               setTimeout(() => void connect(c), Math.random() * 500);
-            } else if (Math.random() < 0.2 && c.synced) {
+            } else if (extras.has("reads") && Math.random() < 0.2 && c.synced) {
               counters.reads++;
               c.socket.send({ type: "read" });
             }
