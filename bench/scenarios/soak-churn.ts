@@ -1,6 +1,6 @@
 // 8. Soak, socket churn and REST reads (not in the default run): the part of the soak every chat
 // room has — each user sending ~1 message a second on a socket that drops (cut, or closed
-// cleanly) about every 30 s and comes back, and a few REST reads of a room's newest messages a
+// cleanly) about every 30 s and comes back asking for what it missed (`sync`), and a few REST reads of a room's newest messages a
 // second — run on the product and then on the ceiling probe, with the same rooms for the same
 // minutes, sampling each runtime's resident memory. The probe stores every
 // message in its object's SQLite and fans it out, and does nothing else: when both grow alike,
@@ -20,6 +20,8 @@ const HISTORY_READS_PER_S = 4;
 
 interface Client {
   url: string;
+  /** The highest seq this user has seen: a reconnect asks for what came after it (`sync`; the probe ignores it). */
+  lastSeq: number;
   socket: ChatSocket | null;
   connecting: boolean;
   serial: number;
@@ -57,7 +59,7 @@ async function churn(ctx: Context, section: Section, kind: TargetKind): Promise<
   const run: Run = { kind, memory: [], sent: 0, acked: 0, reconnects: 0, historyReads: 0, historyFailures: 0 };
   try {
     const made = await rooms(target, count, MEMBERS, "churn-");
-    const clients: Client[] = made.flatMap((room) => room.urls.map((url) => ({ url, socket: null, connecting: false, serial: 0, nextSend: 0 })));
+    const clients: Client[] = made.flatMap((room) => room.urls.map((url) => ({ url, lastSeq: 0, socket: null, connecting: false, serial: 0, nextSend: 0 })));
     const connect = async (c: Client): Promise<void> => {
       if (c.connecting) return;
       c.connecting = true;
@@ -65,7 +67,12 @@ async function churn(ctx: Context, section: Section, kind: TargetKind): Promise<
         const socket = await ChatSocket.connect(c.url);
         socket.on((frame: Frame) => {
           if (frame.type === "message.ack") run.acked++;
+          const seq = (frame.message as { seq?: number } | undefined)?.seq;
+          if (seq !== undefined) c.lastSeq = Math.max(c.lastSeq, seq);
         });
+        if (c.lastSeq > 0) socket.send({ type: "sync", after_seq: c.lastSeq });
+        // As the soak does: a send whose ack may have been lost goes again under its client_id.
+        if (c.serial > 0) socket.send({ type: "message.send", client_id: `c${c.serial - 1}`, content });
         c.socket = socket;
       } catch {
         // tried again within a second
