@@ -7,26 +7,31 @@ import { readConfig } from "../lib/config";
 import { AppError, validationError } from "../lib/errors";
 import { newId, nowIso } from "../lib/ids";
 import type { Conversation, CreateConversationBody, ParticipantRole } from "../schemas/conversations";
+import type { Profile } from "../schemas/messages";
 import { inboxStub, pushToInboxes } from "../user/inbox";
 import { emitFromWorker } from "../webhooks/outbox";
 import { conversationStub, directRefusals, unwrap } from "./access";
 
 // Opening a conversation (Worker side): POST /conversations and POST /messages (send to a person).
 
-/** Everyone named by id or email, who must all exist, plus the creator (first) unless the app's backend creates it. */
-async function resolveMembers(db: Db, creator: string | null, body: CreateConversationBody): Promise<string[]> {
+/**
+ * Everyone named by id or email, who must all exist, plus the creator (first) unless the app's
+ * backend creates it; with the profiles the conversation keeps for them, read in the same queries.
+ */
+async function resolveMembers(db: Db, creator: string | null, body: CreateConversationBody): Promise<{ members: string[]; profiles: Map<string, Profile> }> {
   const ids = new Set(body.participant_ids ?? []);
   const emails = [...new Set(body.participant_emails ?? [])];
   const byEmail = await findUsersByEmails(db, emails);
   const missingEmail = emails.find((e) => !byEmail.some((u) => u.email === e));
   if (missingEmail) throw new AppError("USER_NOT_FOUND", `no user with email ${missingEmail}`, { details: [{ field: "participant_emails", message: `unknown: ${missingEmail}` }] });
-  const found = await findUsersByIds(db, [...ids]);
+  const found = await findUsersByIds(db, creator === null ? [...ids] : [...ids, creator]);
   const missingId = [...ids].find((id) => !found.some((u) => u.id === id));
   if (missingId) throw new AppError("USER_NOT_FOUND", `no user with id ${missingId}`, { details: [{ field: "participant_ids", message: `unknown: ${missingId}` }] });
   for (const u of byEmail) ids.add(u.id);
-  if (creator === null) return [...ids].sort();
+  const profiles = new Map([...found, ...byEmail].map((row) => [row.id, profileOf(row)]));
+  if (creator === null) return { members: [...ids].sort(), profiles };
   ids.delete(creator);
-  return [creator, ...[...ids].sort()];
+  return { members: [creator, ...[...ids].sort()], profiles };
 }
 
 /**
@@ -51,7 +56,7 @@ function directKey(pair: string[], context: CreateConversationBody["context"]): 
 export async function openConversation(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, identity: Identity, body: CreateConversationBody): Promise<{ conversation: Conversation; created: boolean }> {
   const me = identity.id;
   const db = database(env.DB);
-  const members = await resolveMembers(db, identity.isService ? null : me, body);
+  const { members, profiles } = await resolveMembers(db, identity.isService ? null : me, body);
   if (body.type === "direct" && members.length !== 2) {
     throw validationError("participant_ids", identity.isService ? "a direct conversation has exactly two participants" : "a direct conversation has exactly one other participant");
   }
@@ -73,12 +78,11 @@ export async function openConversation(env: Env, ctx: { waitUntil(promise: Promi
   const now = nowIso();
   const id = newId("cnv");
   const roles: Record<string, ParticipantRole> = body.roles ?? {};
-  const people = new Map((await findUsersByIds(db, members)).map((row) => [row.id, profileOf(row)]));
   const participants = members.map((userId) => ({
     userId,
     role: roles[userId] ?? "member",
     locked: identity.isService && userId in roles,
-    profile: people.get(userId) ?? { name: userId, avatar_url: null },
+    profile: profiles.get(userId) ?? { name: userId, avatar_url: null },
   }));
   // The object is the authority, so it exists first; D1's rows (for listing and the direct
   // key) follow. A create that loses the direct-key race leaves an object no one can reach.
