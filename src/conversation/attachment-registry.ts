@@ -6,6 +6,9 @@ import type { Attachment } from "../schemas/attachments";
  * Each attachment is used by at most one message, by its uploader.
  */
 export class AttachmentRegistry {
+  /** Whether a withdrawal is not in D1 yet; null when not known (asked of storage). Asked every summary round. */
+  private withdrawalsUnmirrored: boolean | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
   register(attachment: Attachment): void {
@@ -37,6 +40,12 @@ export class AttachmentRegistry {
   /** The message carrying it was deleted: D1 must learn it so downloads stop. */
   withdraw(seq: number): void {
     this.sql.exec("UPDATE attachments SET withdrawn = 1, mirrored = 0 WHERE seq = ?", seq);
+    this.withdrawalsUnmirrored = null;
+  }
+
+  hasUnmirroredWithdrawals(): boolean {
+    this.withdrawalsUnmirrored ??= this.unmirroredWithdrawals().length > 0;
+    return this.withdrawalsUnmirrored;
   }
 
   unmirroredWithdrawals(): string[] {
@@ -48,5 +57,11 @@ export class AttachmentRegistry {
 
   markMirrored(ids: string[]): void {
     for (const id of ids) this.sql.exec("UPDATE attachments SET mirrored = 1 WHERE id = ?", id);
+    if (ids.length > 0) this.withdrawalsUnmirrored = null;
+  }
+
+  /** A transaction rolled back: learned again from storage when next asked. */
+  forget(): void {
+    this.withdrawalsUnmirrored = null;
   }
 }

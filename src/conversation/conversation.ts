@@ -150,8 +150,18 @@ export class Conversation {
     this.summary = new SummaryMirror(env.DB, env.MIRROR, state, this.log, this.members, this.membership, this.attachments, () => this.membership.current?.id ?? null, requestAlarm, this.meter);
   }
 
+  /** One storage transaction; when it rolls back, the parts forget what they keep in memory of storage. */
   transaction<T>(work: () => T): T {
-    return this.ctx.storage.transactionSync(work);
+    try {
+      return this.ctx.storage.transactionSync(work);
+    } catch (err) {
+      this.state.forget();
+      this.log.forget();
+      this.members.forget();
+      this.membership.forget();
+      this.attachments.forget();
+      throw err;
+    }
   }
 
   /**
@@ -535,6 +545,7 @@ export class Conversation {
     if (overLimit) return overLimit;
     const changed = this.spend(actor, "reactions", () => (add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id)));
     if (!changed.ok) return changed;
+    if (changed.value) this.log.changed(seq);
     const reactions = changed.value ? this.reactions.of(seq) : before;
     if (changed.value) this.hub.broadcast({ type: "reaction.updated", message_id: id, reactions });
     return ok({ message_id: id, reactions });

@@ -12,6 +12,10 @@ import type { ParticipantRole } from "../schemas/conversations";
  */
 export class Members {
   private readonly lastSent = new Map<string, number>();
+  /** Every sender's latest seq, stored and unsaved together; loaded once, then kept in step (the summary sends it every round). */
+  private senderSeqsCache: Map<string, number> | null = null;
+  /** Whether an explicit read cursor is ahead of what D1 was told; null when not known (asked of storage). */
+  private readsUnmirrored: boolean | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -68,6 +72,7 @@ export class Members {
 
   recordSent(userId: string, seq: number): void {
     this.lastSent.set(userId, seq);
+    this.senderSeqsCache?.set(userId, seq);
     this.onChange();
   }
 
@@ -95,19 +100,27 @@ export class Members {
       userId,
       seq,
     );
+    this.readsUnmirrored = true;
     return this.readCursor(userId);
   }
 
   /** {user_id: seq of their latest message}, as D1's summary keeps it. */
   senderSeqs(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const row of this.sql.exec<{ user_id: string; last_sent_seq: number }>(
-      "SELECT user_id, last_sent_seq FROM members WHERE last_sent_seq > 0",
-    )) {
-      out[row.user_id] = row.last_sent_seq;
+    if (!this.senderSeqsCache) {
+      const seqs = new Map<string, number>();
+      for (const row of this.sql.exec<{ user_id: string; last_sent_seq: number }>("SELECT user_id, last_sent_seq FROM members WHERE last_sent_seq > 0")) {
+        seqs.set(row.user_id, row.last_sent_seq);
+      }
+      for (const [userId, seq] of this.lastSent) seqs.set(userId, Math.max(seqs.get(userId) ?? 0, seq));
+      this.senderSeqsCache = seqs;
     }
-    for (const [userId, seq] of this.lastSent) out[userId] = Math.max(out[userId] ?? 0, seq);
-    return out;
+    return Object.fromEntries(this.senderSeqsCache);
+  }
+
+  /** Whether some explicit read cursor is ahead of what D1 was told (kept in memory: asked every round). */
+  get hasUnmirroredReads(): boolean {
+    this.readsUnmirrored ??= this.unmirroredReads().length > 0;
+    return this.readsUnmirrored;
   }
 
   /** Explicit read cursors that D1 has not been told yet. */
@@ -124,5 +137,12 @@ export class Members {
       readSeq,
       userId,
     );
+    this.readsUnmirrored = null;
+  }
+
+  /** A transaction rolled back: what is cached is learned again from storage. */
+  forget(): void {
+    this.senderSeqsCache = null;
+    this.readsUnmirrored = null;
   }
 }

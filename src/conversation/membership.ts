@@ -51,20 +51,34 @@ type ParticipantRow = { user_id: string; role: ParticipantRole; joined_at: strin
  * what D1 has been told. Membership checks are a primary-key lookup, cached per instance.
  */
 export class Membership {
-  private meta: ConversationMeta | null;
-  private currentVersion: number;
-  private activeCount: number;
+  private meta: ConversationMeta | null = null;
+  private currentVersion = 0;
+  private activeCount = 0;
   private readonly seats = new Map<string, Seat | null>();
   private readonly profiles = new Map<string, Profile | null>();
+  /** Whether a participant change is not in D1 yet; null when not known (asked of storage). Asked every summary round. */
+  private participantsUnmirrored: boolean | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
     private readonly state: StateStore,
   ) {
-    const stored = state.get("conversation");
+    this.load();
+  }
+
+  /** A transaction rolled back: what is kept in memory is learned again from storage. */
+  forget(): void {
+    this.seats.clear();
+    this.profiles.clear();
+    this.participantsUnmirrored = null;
+    this.load();
+  }
+
+  private load(): void {
+    const stored = this.state.get("conversation");
     this.meta = stored ? (JSON.parse(stored) as ConversationMeta) : null;
-    this.currentVersion = Number(state.get("version") ?? 0);
-    this.activeCount = this.meta ? sql.exec<{ n: number }>("SELECT count(*) AS n FROM participants WHERE active = 1").one().n : 0;
+    this.currentVersion = Number(this.state.get("version") ?? 0);
+    this.activeCount = this.meta ? this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM participants WHERE active = 1").one().n : 0;
   }
 
   /** Null until the conversation was created: an object of an unknown id knows nothing. */
@@ -155,6 +169,7 @@ export class Membership {
     );
     if (existing === null) this.activeCount++;
     this.seats.set(userId, { ...seat });
+    this.participantsUnmirrored = true;
     return { added: existing === null, changed: true };
   }
 
@@ -164,6 +179,7 @@ export class Membership {
     this.sql.exec("UPDATE participants SET active = 0, version = ? WHERE user_id = ?", this.bump(), userId);
     this.activeCount--;
     this.seats.set(userId, null);
+    this.participantsUnmirrored = true;
     return true;
   }
 
@@ -199,7 +215,8 @@ export class Membership {
   }
 
   hasUnmirrored(): boolean {
-    return this.statusUnmirrored() || this.sql.exec("SELECT 1 FROM participants WHERE version > mirrored_version LIMIT 1").toArray().length > 0;
+    this.participantsUnmirrored ??= this.sql.exec("SELECT 1 FROM participants WHERE version > mirrored_version LIMIT 1").toArray().length > 0;
+    return this.statusUnmirrored() || this.participantsUnmirrored;
   }
 
   /** What D1 was told, unless the participant changed again meanwhile (then the next round sends that). */
@@ -207,6 +224,7 @@ export class Membership {
     for (const change of changes) {
       this.sql.exec("UPDATE participants SET mirrored_version = ? WHERE user_id = ? AND version = ?", change.version, change.userId, change.version);
     }
+    if (changes.length > 0) this.participantsUnmirrored = null;
     if (statusVersion !== null && Number(this.state.get("status_mirrored_version") ?? 0) < statusVersion) {
       this.state.set("status_mirrored_version", String(statusVersion));
     }

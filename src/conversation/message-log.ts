@@ -53,6 +53,8 @@ function storedData(text: string): Record<string, unknown> | null {
 /** The ordered, append-only message log. `seq` is assigned here: last + 1, never reused. */
 export class MessageLog {
   private last: number;
+  /** The newest message as `latest()` reads it; undefined when not known (read from storage). The summary asks for it every round. */
+  private newest: Message | null | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -61,7 +63,11 @@ export class MessageLog {
     /** For rows stored before messages kept their sender's profile. */
     private readonly profileOf: (userId: string) => Profile | null,
   ) {
-    this.last = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM messages").one().seq ?? 0;
+    this.last = this.storedLastSeq();
+  }
+
+  private storedLastSeq(): number {
+    return this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM messages").one().seq ?? 0;
   }
 
   get lastSeq(): number {
@@ -101,20 +107,36 @@ export class MessageLog {
       row.created_at,
     );
     this.last = row.seq;
-    return this.toMessage(row, {});
+    const message = this.toMessage(row, {});
+    this.newest = message;
+    return message;
   }
 
   edit(seq: number, content: string, at: string): void {
     this.sql.exec("UPDATE messages SET content = ?, edited_at = ? WHERE seq = ?", wellFormed(content), at, seq);
+    this.changed(seq);
   }
 
   /** Soft delete: the row stays (seq stays gapless) but content, data and attachment are withheld. */
   softDelete(seq: number, at: string): void {
     this.sql.exec("UPDATE messages SET deleted_at = ? WHERE seq = ? AND deleted_at IS NULL", at, seq);
+    this.changed(seq);
   }
 
   setData(seq: number, data: Record<string, unknown>): void {
     this.sql.exec("UPDATE messages SET data = ? WHERE seq = ?", JSON.stringify(data), seq);
+    this.changed(seq);
+  }
+
+  /** The message `seq` changed in place (also its reactions): `latest()` reads it again if it is the newest. */
+  changed(seq: number): void {
+    if (seq === this.last) this.newest = undefined;
+  }
+
+  /** A transaction rolled back: the last seq and newest message are read again. */
+  forget(): void {
+    this.last = this.storedLastSeq();
+    this.newest = undefined;
   }
 
   bySeq(seq: number): Message | null {
@@ -131,7 +153,8 @@ export class MessageLog {
   }
 
   latest(): Message | null {
-    return this.first("SELECT * FROM messages ORDER BY seq DESC LIMIT 1");
+    if (this.newest === undefined) this.newest = this.first("SELECT * FROM messages ORDER BY seq DESC LIMIT 1");
+    return this.newest;
   }
 
   /** Ascending messages with seq > afterSeq, at most `limit` of them. */

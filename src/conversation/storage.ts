@@ -137,13 +137,27 @@ export function migrate(sql: SqlStorage): void {
 
 /** Small named values (the conversation's meta and version, the mirrored summary seq) in the `state` table. */
 export class StateStore {
+  /** Read through, written through: this object is the table's only writer. */
+  private readonly cache = new Map<string, string | null>();
+
   constructor(private readonly sql: SqlStorage) {}
 
   get(key: string): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM state WHERE key = ?", key).toArray()[0]?.value ?? null;
+    let value = this.cache.get(key);
+    if (value === undefined) {
+      value = this.sql.exec<{ value: string }>("SELECT value FROM state WHERE key = ?", key).toArray()[0]?.value ?? null;
+      this.cache.set(key, value);
+    }
+    return value;
   }
 
   set(key: string, value: string): void {
     this.sql.exec("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", key, value);
+    this.cache.set(key, value);
+  }
+
+  /** A transaction rolled back: what was cached may not have been kept. */
+  forget(): void {
+    this.cache.clear();
   }
 }

@@ -73,9 +73,9 @@ export class SummaryMirror {
     return (
       this.dirty ||
       this.mirroredSeq < this.log.lastSeq ||
-      this.members.unmirroredReads().length > 0 ||
+      this.members.hasUnmirroredReads ||
       this.membership.hasUnmirrored() ||
-      this.attachmentRegistry.unmirroredWithdrawals().length > 0
+      this.attachmentRegistry.hasUnmirroredWithdrawals()
     );
   }
 
@@ -140,14 +140,15 @@ export class SummaryMirror {
     if (!id) return false;
     const db = database(this.d1);
     const lastSeq = this.log.lastSeq;
-    const reads = this.members.unmirroredReads();
+    // Each part is asked of storage only when it says something waits: a round runs after every message.
+    const reads = this.members.hasUnmirroredReads ? this.members.unmirroredReads() : [];
     // A direct round is for an answer that needs D1 to hold everything now: what is still on its
     // way through the queue (the summary, reads sent there) is written directly as well.
     const direct = via === "direct" || undefined;
     const readsToWrite = direct ? mergeReads(reads, this.queuedReads) : reads;
-    const withdrawn = this.attachmentRegistry.unmirroredWithdrawals();
+    const withdrawn = this.attachmentRegistry.hasUnmirroredWithdrawals() ? this.attachmentRegistry.unmirroredWithdrawals() : [];
     const generation = this.dirtyGeneration;
-    const membershipChanges = this.membership.unmirrored(PARTICIPANTS_PER_ROUND);
+    const membershipChanges = this.membership.hasUnmirrored() ? this.membership.unmirrored(PARTICIPANTS_PER_ROUND) : [];
     const statusVersion = this.membership.statusToMirror();
     const summaryDue = direct || this.dirty || this.mirroredSeq < lastSeq;
     const update: SummaryUpdate = {
