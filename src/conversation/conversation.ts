@@ -4,6 +4,7 @@ import { isReactionEmoji } from "../lib/emoji";
 import { PARTICIPANTS_LISTED } from "../schemas/conversations";
 import type { ErrorCode, ErrorInfo } from "../lib/errors";
 import { nowIso } from "../lib/ids";
+import { jittered } from "../lib/jitter";
 import type { Attachment } from "../schemas/attachments";
 import type { FrameRef } from "../schemas/frames";
 import type { DeliveryStatus, HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SearchQuery, SendInput, SendMessageBody } from "../schemas/messages";
@@ -67,8 +68,12 @@ export const invalidField = (field: string, message: string): Result<never> =>
 /** The idempotency index (sender_id, client_id) refused an insert: the transaction rolled back. */
 const isDuplicateClientId = (err: unknown) => err instanceof Error && /UNIQUE constraint failed: messages\.sender_id, messages\.client_id/.test(err.message);
 
-/** The longest that in-memory counters wait before they are saved (see Conversation.save). */
-const WRITE_BEHIND_MS = 5_000;
+/**
+ * About how long in-memory counters wait before they are saved (see Conversation.save), jittered.
+ * What they hold is cheap to lose (a bucket's refill) or is recovered from the log (senders'
+ * cursors), and a save is a transaction and an alarm of its own, so it is kept rare.
+ */
+const WRITE_BEHIND_MS = 30_000;
 /**
  * The write-behind save indexes waiting messages for search once at least this many wait: the
  * index's fixed cost per batch (a few segment rows) is then spread thin. A search indexes
@@ -171,7 +176,7 @@ export class Conversation {
    */
   private markUnsaved(): void {
     if (this.saveAt !== null) return;
-    this.saveAt = Date.now() + WRITE_BEHIND_MS;
+    this.saveAt = Date.now() + jittered(WRITE_BEHIND_MS);
     this.requestAlarm();
   }
 

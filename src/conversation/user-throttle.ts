@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { jittered } from "../lib/jitter";
 import { inboxStub } from "../user/inbox";
 
 /**
@@ -13,8 +14,13 @@ import { inboxStub } from "../user/inbox";
  * report's latency (a few milliseconds within a colo), and it is paid back, since the user's
  * bucket goes into debt and the throttle lasts until the debt is waited off.
  */
-/** The longest a spend waits to be reported when its user is far from the limit. */
-const REPORT_WINDOW_MS = 5_000;
+/**
+ * About how long a spend waits to be reported when its user is far from the limit (jittered).
+ * Longer windows do not loosen the limit — the overshoot is bounded by the count that forces a
+ * report — they only make the user's object learn small counts later; each report is a call and
+ * a write in the user's object.
+ */
+const REPORT_WINDOW_MS = 30_000;
 
 export class UserThrottle {
   /** Spends not reported yet, per user. */
@@ -58,7 +64,7 @@ export class UserThrottle {
     this.unreported.set(userId, unreported);
     if (unreported >= Math.max(1, Math.floor(this.perMinute() / 20))) return this.flush();
     if (this.followUpAt === null) {
-      this.followUpAt = Date.now() + REPORT_WINDOW_MS;
+      this.followUpAt = Date.now() + jittered(REPORT_WINDOW_MS);
       this.onFollowUp();
     }
   }
