@@ -38,35 +38,71 @@ export function collapse(updates: SummaryUpdate[]): SummaryUpdate[] {
   }));
 }
 
-/** The D1 statements of some updates: each idempotent, and safe in any order (stamps, max of cursors). */
+/**
+ * A bound JSON text stays well under D1's largest string (2 MB) at this many characters (at
+ * most 3 UTF-8 bytes each); more updates go in another statement of the same batch.
+ */
+const JSON_CHARS_PER_STATEMENT = 500_000;
+
+/** Pure: `items` as JSON arrays of at most about `limit` characters each (an item longer than that alone). */
+export function jsonChunks(items: unknown[], limit = JSON_CHARS_PER_STATEMENT): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const item of items) {
+    const text = JSON.stringify(item);
+    if (current.length > 0 && length + text.length > limit) {
+      chunks.push(`[${current.join(",")}]`);
+      current = [];
+      length = 0;
+    }
+    current.push(text);
+    length += text.length + 1;
+  }
+  if (current.length > 0) chunks.push(`[${current.join(",")}]`);
+  return chunks;
+}
+
+/**
+ * The D1 statements of some updates (at most one per conversation: see collapse): each
+ * idempotent, and safe in any order (stamps, max of cursors). Set-based — one UPDATE … FROM
+ * json_each for all summaries and one for all read cursors — so a batch of a hundred
+ * conversations costs D1 two statements, not a hundred and more.
+ */
 export function summaryStatements(db: Db, updates: SummaryUpdate[]): BatchItem<"sqlite">[] {
+  const summaries = updates.flatMap((u) =>
+    u.last_message ? [{ id: u.conversation_id, stamp: u.stamp, seq: u.last_seq, message: u.last_message, at: u.last_message.created_at, senders: u.sender_seqs }] : [],
+  );
+  const reads = updates.flatMap((u) => u.reads.map((r) => ({ c: u.conversation_id, u: r.user_id, s: r.read_seq })));
   const statements: BatchItem<"sqlite">[] = [];
-  for (const update of updates) {
-    const id = update.conversation_id;
-    const last = update.last_message;
-    if (last) {
-      statements.push(
-        db
-          .update(conversations)
-          .set({
-            lastSeq: update.last_seq,
-            lastMessage: last,
-            lastMessageAt: last.created_at,
-            lastActivityAt: last.created_at,
-            senderSeqs: update.sender_seqs,
-            mirrorStamp: update.stamp,
-          })
-          .where(and(eq(conversations.id, id), lt(conversations.mirrorStamp, update.stamp))),
-      );
-    }
-    for (const read of update.reads) {
-      statements.push(
-        db
-          .update(participants)
-          .set({ lastReadSeq: sql`max(${participants.lastReadSeq}, ${read.read_seq})` })
-          .where(and(eq(participants.conversationId, id), eq(participants.userId, read.user_id))),
-      );
-    }
+  // Builders, not db.run(sql): drizzle 0.45 cannot batch a raw statement that has parameters.
+  for (const chunk of jsonChunks(summaries)) {
+    statements.push(
+      db
+        .update(conversations)
+        .set({
+          lastSeq: sql`u.seq`,
+          lastMessage: sql`u.message`,
+          lastMessageAt: sql`u.at`,
+          lastActivityAt: sql`u.at`,
+          senderSeqs: sql`u.senders`,
+          mirrorStamp: sql`u.stamp`,
+        })
+        .from(
+          sql`(SELECT value ->> '$.id' AS id, value ->> '$.stamp' AS stamp, value ->> '$.seq' AS seq, value -> '$.message' AS message,
+                      value ->> '$.at' AS at, value -> '$.senders' AS senders FROM json_each(${chunk})) AS u`,
+        )
+        .where(and(eq(conversations.id, sql`u.id`), lt(conversations.mirrorStamp, sql`u.stamp`))),
+    );
+  }
+  for (const chunk of jsonChunks(reads)) {
+    statements.push(
+      db
+        .update(participants)
+        .set({ lastReadSeq: sql`max(${participants.lastReadSeq}, r.s)` })
+        .from(sql`(SELECT value ->> '$.c' AS c, value ->> '$.u' AS u, value ->> '$.s' AS s FROM json_each(${chunk})) AS r`)
+        .where(and(eq(participants.conversationId, sql`r.c`), eq(participants.userId, sql`r.u`))),
+    );
   }
   return statements;
 }

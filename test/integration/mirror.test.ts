@@ -64,21 +64,24 @@ const at = (second: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, second)).toIS
 const STAMP = 2 ** 52; // beyond any stamp the objects make (microseconds since 1970), and still exact
 
 describe("the mirror queue's consumer", () => {
-  it("writes many conversations in one D1 batch (one request), and the list orders them by their last message", async () => {
+  it("writes many conversations in one D1 batch (one request, one statement for the summaries and one for the reads), and the list orders them by their last message", async () => {
     const owner = await login("mirror-owner");
     const admin = await signAdminToken(owner);
     const { ids, list } = await conversationsOf(owner, 5);
     const before = await meter(admin);
     const order = [3, 0, 4, 1, 2]; // the i-th conversation's last message is at second order[i]
-    const result = await deliver(ids.map((id, i) => summary(id, STAMP, i + 1, at(order[i]!))));
+    // The owner has read all but one message of each conversation.
+    const result = await deliver(ids.map((id, i) => summary(id, STAMP, i + 1, at(order[i]!), [{ user_id: owner.id, read_seq: i }])));
     expect(result.ackAll).toBe(true);
     expect(result.retryMessages).toEqual([]);
     const after = await meter(admin);
     expect(after.batches - before.batches).toBe(1);
     expect(after.messages - before.messages).toBe(5);
+    expect(after.statements - before.statements).toBe(2);
     const listed = await list();
     expect(listed.map((c) => c.id)).toEqual([ids[2], ids[0], ids[4], ids[3], ids[1]]);
     expect(listed.map((c) => c.last_seq)).toEqual([3, 1, 5, 4, 2]);
+    expect(listed.map((c) => c.unread_count)).toEqual([1, 1, 1, 1, 1]);
   });
 
   it("a batch delivered twice, or an older update after a newer one, never moves a summary back; reads only go forward", async () => {
