@@ -47,13 +47,16 @@ export class SocketHub {
   }
 
   onlineUsers(except?: WebSocket): Set<string> {
-    const users = new Set<string>();
+    return new Set(this.onlineUserIds(except));
+  }
+
+  /** The users of the open sockets, one per socket (so repeated), read lazily: a caller that needs only a few stops early. */
+  *onlineUserIds(except?: WebSocket): Generator<string> {
     for (const ws of this.ctx.getWebSockets()) {
       if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
       const identity = this.identity(ws);
-      if (identity) users.add(identity.userId);
+      if (identity) yield identity.userId;
     }
-    return users;
   }
 
   send(ws: WebSocket, frame: ServerFrame | string): void {

@@ -73,7 +73,8 @@ export type ServerFrame =
       typing: string[];
     }
   | { type: "message.ack"; client_id: string | null; ref: FrameRef | null; message: Message }
-  | { type: "message.new"; message: Message; delivered_to: string[] }
+  /** `delivered_to` names at most 100; when more were reached, `delivered_count` says how many. */
+  | { type: "message.new"; message: Message; delivered_to: string[]; delivered_count?: number }
   | { type: "message.updated"; message: Message }
   | { type: "reaction.updated"; message_id: string; reactions: Record<string, string[]> }
   | { type: "offer.updated"; offer: Offer }

@@ -140,6 +140,30 @@ describe("conversation answers stay bounded in big groups", () => {
     expect(watcher.of("presence")).toEqual([]);
   });
 
+  it("past 100 people online, hello names 100 of them and message.new's delivered_to names 100 with delivered_count the total", async () => {
+    const people: TestUser[] = await Promise.all(range(1, 110).map((i) => login(`crowd-${i}`)));
+    const [creator, ...others] = people;
+    const id = await group(creator!, others.slice(0, 99));
+    for (const joiner of others.slice(99)) {
+      expect((await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: creator!.token, json: { user_id: joiner.id } })).status).toBe(201);
+    }
+    const [latecomer, ...crowd] = others;
+    const sockets = await Promise.all(crowd.map((person) => open(id, person)));
+    const late = await open(id, latecomer!);
+    const hello = late.of("hello")[0]!;
+    expect(hello.participant_count).toBe(110);
+    expect(hello.participants).toHaveLength(100);
+    expect(hello.participants.every((p: { online: boolean }) => p.online)).toBe(true);
+
+    const sent = await sendRest(creator!, id, "to the crowd");
+    const frame = await late.next("message.new", (f) => f.message.id === sent.body.id);
+    expect(frame.delivered_to).toHaveLength(100);
+    expect(frame.delivered_count).toBe(109);
+    expect(new Set(frame.delivered_to).size).toBe(100);
+    expect(frame.delivered_to).not.toContain(creator!.id);
+    await Promise.all(sockets.map((ws) => ws.next("message.new", (f) => f.message.id === sent.body.id)));
+  });
+
   it("GET shows every listed participant's read cursor and unread count, as the conversation has them", async () => {
     const [buyer, seller] = await Promise.all([login("cursor-buyer"), login("cursor-seller")]);
     const id = await group(buyer, [seller]);
