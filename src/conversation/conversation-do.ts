@@ -41,6 +41,8 @@ export class ConversationDO extends DurableObject<Env> {
   private parts: { chat: Conversation; offers: OfferDesk; members: MembershipDesk } | null = null;
   /** When the alarm next closes sockets whose token expired (ms), shortly after the earliest expiry, even if they never send a frame. */
   private expirySweepAt: number | null = null;
+  /** When the alarm is set for, as this instance set it (null: none; undefined: not known yet, asked of storage once). */
+  private alarmAt: number | null | undefined = undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -259,6 +261,7 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null; // a fired alarm is no longer set
     const parts = this.parts;
     if (!parts) return;
     const { chat } = parts;
@@ -463,8 +466,11 @@ export class ConversationDO extends DurableObject<Env> {
     const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt, chat.senders.followUpAt, chat.replays.nextAt, this.expirySweepAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+    // Asked often (after sends, rounds, socket changes): storage is asked once per instance.
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= next) return;
+    this.alarmAt = next;
+    await this.ctx.storage.setAlarm(next);
   }
 }
 

@@ -13,6 +13,11 @@ import type { MessageLog } from "./message-log";
 import type { StateStore } from "./storage";
 
 const RETRY_MIN_MS = 1_000;
+/**
+ * When messages arrived during a round, the next send starts the next round; the alarm sends
+ * what is left only if none comes this soon (an alarm per round would cost more than the round).
+ */
+const FOLLOW_UP_MS = 100;
 const RETRY_MAX_MS = 60_000;
 
 /** Participant changes sent to D1 per round; more continue in the next round. */
@@ -125,7 +130,7 @@ export class SummaryMirror {
     try {
       if (!(await this.flushOnce(via))) return;
       this.failures = 0;
-      this.retryAt = this.pending ? Date.now() : null;
+      this.retryAt = this.pending ? Date.now() + FOLLOW_UP_MS : null;
     } catch (err) {
       this.failures++;
       this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));

@@ -39,6 +39,7 @@ export class TypingState {
 
   /** Removes and returns the users whose typing has expired. */
   expire(now = Date.now()): string[] {
+    if (![...this.expiries.values()].some((at) => at <= now)) return [];
     const expired = this.sql
       .exec<{ user_id: string }>("DELETE FROM typing WHERE expires_at <= ? RETURNING user_id", now)
       .toArray()
@@ -48,7 +49,7 @@ export class TypingState {
   }
 
   nextExpiry(): number | null {
-    return this.sql.exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM typing").one().at;
+    return this.expiries.size === 0 ? null : Math.min(...this.expiries.values());
   }
 
   private isTyping(userId: string, now: number): boolean {
