@@ -230,15 +230,18 @@ export class Conversation {
    * `kind` bucket pays for `work`, which runs in one transaction; over the limit, or while the
    * user's object says the user is over their message limit across conversations, nothing is
    * written and the refusal says when to retry. Message tokens are reported to the user's object.
+   * Work that writes one statement (`writes: "one"`, a plain message's insert) is atomic by
+   * itself and runs without the transaction's savepoint, which cost a tenth of a busy
+   * conversation's time.
    */
-  spend<T>(actor: Actor, kind: BucketKind, work: () => T): Result<T> {
+  spend<T>(actor: Actor, kind: BucketKind, work: () => T, writes: "one" | "many" = "many"): Result<T> {
     const { rate, refusal, acrossConversations } = BUCKETS[kind];
     const now = Date.now();
     const throttled = acrossConversations ? this.senders.throttledFor(actor.id, now) : 0;
     if (throttled > 0) return fail("RATE_LIMIT_EXCEEDED", refusal, { retryAfterMs: throttled });
     const allowance = this.limiter.check(actor.id, kind, this.config.rates[rate], now);
     if (!allowance.allowed) return fail("RATE_LIMIT_EXCEEDED", refusal, { retryAfterMs: allowance.retryAfterMs });
-    const value = this.transaction(work);
+    const value = writes === "one" ? work() : this.transaction(work);
     this.limiter.commit(actor.id, kind, allowance.bucket);
     if (acrossConversations) this.senders.spent(actor.id);
     return ok(value);
@@ -447,7 +450,7 @@ export class Conversation {
         });
         if (attachment) this.attachments.bind(attachment.id, message.seq);
         return message;
-      });
+      }, attachment ? "many" : "one");
     } catch (err) {
       if (input.client_id && isDuplicateClientId(err)) return invalidField("client_id", "was used for an earlier message");
       throw err;
@@ -551,7 +554,7 @@ export class Conversation {
     const before = this.reactions.of(seq);
     const overLimit = add ? this.reactionLimit(before, emoji, actor.id) : null;
     if (overLimit) return overLimit;
-    const changed = this.spend(actor, "reactions", () => (add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id)));
+    const changed = this.spend(actor, "reactions", () => (add ? this.reactions.add(seq, emoji, actor.id, nowIso()) : this.reactions.remove(seq, emoji, actor.id)), "one");
     if (!changed.ok) return changed;
     if (changed.value) this.log.changed(seq);
     const reactions = changed.value ? this.reactions.of(seq) : before;
