@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { errorResponse, AppError, type ErrorInfo } from "../lib/errors";
-import { closeQuietly, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
+import { closeQuietly, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameTooLarge, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import type { Attachment } from "../schemas/attachments";
 import { PARTICIPANTS_LISTED, PRESENCE_GROUP_LIMIT, type ParticipantRole } from "../schemas/conversations";
 import { parseClientFrame, type ClientFrame, type FrameRef, type ServerFrame } from "../schemas/frames";
@@ -231,7 +231,7 @@ export class ConversationDO extends DurableObject<Env> {
     const identity = parts?.chat.hub.identity(ws);
     if (!parts || !identity) return closeQuietly(ws, 1011, "socket has no identity");
     const { chat } = parts;
-    if (frameBytes(raw) > MAX_FRAME_BYTES) {
+    if (frameTooLarge(raw)) {
       chat.hub.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
       return closeQuietly(ws, 1009, "frame too large");
     }

@@ -21,6 +21,16 @@ export function frameBytes(raw: string | ArrayBuffer): number {
   return raw.length * 3 <= MAX_FRAME_BYTES ? encoder.encodeInto(raw, scratch).written : encoder.encode(raw).byteLength;
 }
 
+/**
+ * Whether a frame is over MAX_FRAME_BYTES. Every frame is checked, so the bytes are counted only
+ * when its length alone cannot tell: at most 3 UTF-8 bytes per UTF-16 unit, at least 1.
+ */
+export function frameTooLarge(raw: string | ArrayBuffer): boolean {
+  if (typeof raw === "string" && raw.length * 3 <= MAX_FRAME_BYTES) return false;
+  if (typeof raw === "string" && raw.length > MAX_FRAME_BYTES) return true;
+  return frameBytes(raw) > MAX_FRAME_BYTES;
+}
+
 /** Pure: whether a token expiring at `exp` (seconds since the epoch) has expired at `now` (milliseconds). */
 export const tokenExpired = (exp: number, now: number): boolean => now >= exp * 1000;
 

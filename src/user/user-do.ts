@@ -5,7 +5,7 @@ import { onlineAudience, setPresence } from "../db/social";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { nowIso } from "../lib/ids";
-import { closeQuietly, CLOSE_TOKEN_EXPIRED, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
+import { closeQuietly, CLOSE_TOKEN_EXPIRED, expiredSockets, frameTooLarge, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import { debit, take, type UserBucket } from "../conversation/limiter";
 import type { Conversation } from "../schemas/conversations";
 import type { HistoryPage, Message } from "../schemas/messages";
@@ -246,7 +246,7 @@ export class UserDO extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const identity = ws.deserializeAttachment() as InboxIdentity | null;
-    if (frameBytes(raw) > MAX_FRAME_BYTES) {
+    if (frameTooLarge(raw)) {
       this.send(ws, { type: "error", code: "PAYLOAD_TOO_LARGE", message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
       return closeQuietly(ws, 1009, "frame too large");
     }

@@ -1,13 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES as CLIENT_MAX_FRAME_BYTES } from "../../src/client/conversation-socket";
 import { CLOSE_REMOVED as CLIENT_CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED as CLIENT_CLOSE_TOKEN_EXPIRED } from "../../src/client/socket";
-import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, MAX_FRAME_BYTES, tokenExpired } from "../../src/lib/protocol";
+import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, EXPIRY_SWEEP_DELAY_MS, expiredSockets, frameBytes, frameTooLarge, MAX_FRAME_BYTES, tokenExpired } from "../../src/lib/protocol";
 
 describe("the SDK's copies of the protocol constants", () => {
   it("equal the server's", () => {
     expect(CLIENT_MAX_FRAME_BYTES).toBe(MAX_FRAME_BYTES);
     expect(CLIENT_CLOSE_TOKEN_EXPIRED).toBe(CLOSE_TOKEN_EXPIRED);
     expect(CLIENT_CLOSE_REMOVED).toBe(CLOSE_REMOVED);
+  });
+});
+
+describe("frameTooLarge", () => {
+  it("decides by length when it can and counts bytes only in between", () => {
+    const third = Math.floor(MAX_FRAME_BYTES / 3);
+    expect(frameTooLarge("€".repeat(third))).toBe(false);
+    expect(frameTooLarge("x".repeat(MAX_FRAME_BYTES + 1))).toBe(true);
+    expect(frameTooLarge("€".repeat(third + 1))).toBe(true); // 3 bytes each
+    expect(frameTooLarge("x".repeat(MAX_FRAME_BYTES))).toBe(false);
+    expect(frameTooLarge(new ArrayBuffer(MAX_FRAME_BYTES + 1))).toBe(true);
+    expect(frameTooLarge(new ArrayBuffer(MAX_FRAME_BYTES))).toBe(false);
   });
 });
 
