@@ -17,6 +17,18 @@ export async function areFriends(db: Db, a: string, b: string): Promise<boolean>
 }
 
 /** Whether `blocker` has blocked `blocked`. */
+/** A user's row and whether they blocked `other`, in one D1 request. */
+export async function userAndWhetherBlocked(db: Db, userId: string, other: string) {
+  const [[person], blocking] = await db.batch([
+    db.select().from(users).where(eq(users.id, userId)),
+    db
+      .select({ one: sql<number>`1` })
+      .from(blocks)
+      .where(and(eq(blocks.blockerId, userId), eq(blocks.blockedId, other))),
+  ]);
+  return { person, blocked: blocking.length > 0 };
+}
+
 export async function hasBlocked(db: Db, blocker: string, blocked: string): Promise<boolean> {
   const row = await db
     .select({ one: sql<number>`1` })

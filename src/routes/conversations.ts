@@ -7,13 +7,13 @@ import { database, type Db } from "../db/client";
 import {
   decodeCursor,
   encodeCursor,
-  findConversationRow,
+  conversationRowWithPeople,
   listConversations,
   toConversation,
   updateConversation,
 } from "../db/conversations";
-import { hasBlocked } from "../db/social";
-import { findUserById, findUsersByIds, profileOf } from "../db/users";
+import { userAndWhetherBlocked } from "../db/social";
+import { profileOf } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
 import { AppError, validationError } from "../lib/errors";
 import { nowIso } from "../lib/ids";
@@ -100,7 +100,7 @@ const get = createRoute({
  * last message, people's names): an answer never shows a state older than the change it answers.
  */
 async function conversationView(db: Db, state: ConversationState, viewerId: string) {
-  const [row, people] = await Promise.all([findConversationRow(db, state.id), findUsersByIds(db, state.participants.map((p) => p.id))]);
+  const { row, people } = await conversationRowWithPeople(db, state.id, state.participants.map((p) => p.id));
   if (!row) throw new AppError("INTERNAL", "conversation is missing from the list");
   const profiles = new Map(people.map((u) => [u.id, u]));
   return {
@@ -178,10 +178,8 @@ conversationRoutes.openapi(addMember, async (c) => {
   const db = database(c.env.DB);
   const body = c.req.valid("json");
   // Facts about the person from D1; the object refuses with them only after its own access check.
-  const [person, blockedCaller] = await Promise.all([
-    findUserById(db, body.user_id),
-    body.user_id === identity.id || identity.isService ? false : hasBlocked(db, body.user_id, identity.id),
-  ]);
+  const { person, blocked } = await userAndWhetherBlocked(db, body.user_id, identity.id);
+  const blockedCaller = body.user_id !== identity.id && !identity.isService && blocked;
   const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
   const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known: person !== undefined, blockedCaller, profile: person ? profileOf(person) : null }));
   return c.json(await conversationView(db, state, identity.id), added ? 201 : 200);

@@ -67,8 +67,8 @@ const REPLAY_PAGE = 100;
  * or conversation, is open, and writes presence to D1 only when that changes.
  */
 export class UserDO extends DurableObject<Env> {
-  private readonly state: InboxState;
-  private readonly subscriptions: InboxSubscriptions;
+  private inboxState: InboxState | null = null;
+  private inboxSubscriptions: InboxSubscriptions | null = null;
   private readonly socketIds = new WeakMap<WebSocket, string>();
   /** Inbox sockets accepted but not greeted yet, with the frames waiting for their hello. */
   private readonly greeting = new Map<WebSocket, string[]>();
@@ -85,9 +85,19 @@ export class UserDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.state = new InboxState(ctx.storage.sql);
-    this.subscriptions = new InboxSubscriptions(ctx.storage.sql);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  /**
+   * The storage parts are built on first use: a conversation asking whether a newly added
+   * participant's inbox is open (hasInbox) must not create storage for every member of a group.
+   */
+  private get state(): InboxState {
+    return (this.inboxState ??= new InboxState(this.ctx.storage.sql));
+  }
+
+  private get subscriptions(): InboxSubscriptions {
+    return (this.inboxSubscriptions ??= new InboxSubscriptions(this.ctx.storage.sql));
   }
 
   // ── RPC ──
