@@ -15,6 +15,8 @@ export interface NewParticipant {
   blockedCaller: boolean;
   /** Their name and avatar now (null for an unknown user). */
   profile: Profile | null;
+  /** Online as D1's presence says (written before an inbox socket is answered): only then may their inbox be open. */
+  online: boolean;
 }
 
 /** What a route needs to know of the conversation after a change (or to answer GET), as the object has it now. */

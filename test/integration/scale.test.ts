@@ -106,6 +106,20 @@ describe("inbox registration follows the inbox", () => {
     await eventually(async () => (await costs(admin, id)).queue_sends > before.queue_sends);
     expect((await costs(admin, id)).inbox_calls).toBe(before.inbox_calls);
   });
+
+  it("someone added while their inbox is open (online, as D1 says) is notified at once; someone offline is not watching", async () => {
+    const [owner, early, online, offline] = await Promise.all(["owner", "early", "online", "offline"].map((n) => login(`added-${n}`)));
+    const id = await group(owner, [early]);
+    const watching = (userId: string) => runInside(stubOf(id), (instance) => (instance.parts as { chat: { inboxWatchers: { has(id: string): boolean } } }).chat.inboxWatchers.has(userId));
+    const inbox = await openInbox(online);
+    for (const person of [online, offline]) {
+      expect((await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: owner.token, json: { user_id: person.id } })).status).toBe(201);
+    }
+    await eventually(() => watching(online.id));
+    expect(await watching(offline.id)).toBe(false);
+    const sent = await sendRest(owner, id, "welcome");
+    expect((await inbox.next("notification.message", (f) => f.message.id === sent.body.id)).conversation_id).toBe(id);
+  });
 });
 
 describe("conversation answers stay bounded in big groups", () => {
