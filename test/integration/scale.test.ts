@@ -28,20 +28,26 @@ const delta = (after: Costs, before: Costs) => ({
   inbox_calls: after.inbox_calls - before.inbox_calls,
 });
 
+/** A group of `size` people: creation names at most 100, so the rest join one add at a time. */
+async function bigGroup(prefix: string, size: number) {
+  const people: TestUser[] = await Promise.all(range(1, size).map((i) => login(`${prefix}-${i}`)));
+  const [creator, ...others] = people;
+  const id = await group(creator!, others.slice(0, 99));
+  for (const joiner of others.slice(99)) {
+    const added = await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: creator!.token, json: { user_id: joiner.id } });
+    expect(added.status).toBe(201);
+  }
+  return { id, people, creator: creator!, others };
+}
+
 /**
  * A group of `size`: two members watch it on its socket, two others have only their inbox open,
  * everyone else is offline. Returns what the second message costs (the first one warms up).
  */
 async function costOfOneMessage(size: number) {
-  const people: TestUser[] = await Promise.all(range(1, size).map((i) => login(`scale${size}-${i}`)));
+  const { id, people } = await bigGroup(`scale${size}`, size);
   const [sender, watcherA, watcherB, inboxA, inboxB, ...offline] = people;
   expect(offline.length).toBe(size - 5);
-  // Creation names at most 100 people; the rest join one add at a time.
-  const id = await group(sender!, people.slice(1, 100));
-  for (const joiner of people.slice(100)) {
-    const added = await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: sender!.token, json: { user_id: joiner.id } });
-    expect(added.status).toBe(201);
-  }
   const admin = await signAdminToken(sender!);
   const watchers = await Promise.all([open(id, watcherA!), open(id, watcherB!)]);
   const inboxes = await Promise.all([openInbox(inboxA!), openInbox(inboxB!)]);
@@ -108,7 +114,7 @@ describe("inbox registration follows the inbox", () => {
   });
 
   it("someone added while their inbox is open (online, as D1 says) is notified at once; someone offline is not watching", async () => {
-    const [owner, early, online, offline] = await Promise.all(["owner", "early", "online", "offline"].map((n) => login(`added-${n}`)));
+    const [owner, early, online, offline] = await Promise.all([login("added-owner"), login("added-early"), login("added-online"), login("added-offline")]);
     const id = await group(owner, [early]);
     const watching = (userId: string) => runInside(stubOf(id), (instance) => (instance.parts as { chat: { inboxWatchers: { has(id: string): boolean } } }).chat.inboxWatchers.has(userId));
     const inbox = await openInbox(online);
@@ -124,12 +130,7 @@ describe("inbox registration follows the inbox", () => {
 
 describe("conversation answers stay bounded in big groups", () => {
   it("list and GET name at most 100 participants, with participant_count the total", async () => {
-    const people: TestUser[] = await Promise.all(range(1, 130).map((i) => login(`bounded-${i}`)));
-    const [creator, ...others] = people;
-    const id = await group(creator!, others.slice(0, 99));
-    for (const joiner of others.slice(99)) {
-      expect((await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: creator!.token, json: { user_id: joiner.id } })).status).toBe(201);
-    }
+    const { id, people, creator } = await bigGroup("bounded", 130);
     const last = people[people.length - 1]!;
     const one = await callJson(`/api/v1/conversations/${id}`, { token: last.token });
     expect(one.status).toBe(200);
@@ -155,12 +156,7 @@ describe("conversation answers stay bounded in big groups", () => {
   });
 
   it("past 100 people online, hello names 100 of them and message.new's delivered_to names 100 with delivered_count the total", async () => {
-    const people: TestUser[] = await Promise.all(range(1, 110).map((i) => login(`crowd-${i}`)));
-    const [creator, ...others] = people;
-    const id = await group(creator!, others.slice(0, 99));
-    for (const joiner of others.slice(99)) {
-      expect((await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: creator!.token, json: { user_id: joiner.id } })).status).toBe(201);
-    }
+    const { id, creator, others } = await bigGroup("crowd", 110);
     const [latecomer, ...crowd] = others;
     const sockets = await Promise.all(crowd.map((person) => open(id, person)));
     const late = await open(id, latecomer!);
