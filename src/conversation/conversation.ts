@@ -6,7 +6,7 @@ import type { ErrorCode, ErrorInfo } from "../lib/errors";
 import { nowIso } from "../lib/ids";
 import { jittered } from "../lib/jitter";
 import type { Attachment } from "../schemas/attachments";
-import type { FrameRef } from "../schemas/frames";
+import { DELIVERED_LISTED, type FrameRef } from "../schemas/frames";
 import type { DeliveryStatus, HistoryPage, HistoryQuery, Message, ReadState, Receipts as ReceiptList, SearchQuery, SendInput, SendMessageBody } from "../schemas/messages";
 import { ftsMatch, searchWords } from "../lib/search-query";
 import { AttachmentRegistry } from "./attachment-registry";
@@ -269,8 +269,7 @@ export class Conversation {
    * After commit: ack to the origin, message.new to every socket and subscription (one
    * serialisation), D1 summary. `delivered_to` names the participants it reached live: on a
    * conversation socket, a subscribed inbox socket, or an open inbox (as a notification) — at
-   * most PARTICIPANTS_LISTED of them, with `delivered_count` when there were more: naming all
-   * 1,000 people online in a big group would make every copy of the frame 25 KB.
+   * most DELIVERED_LISTED of them, with `delivered_count` when there were more.
    */
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
     const watching = this.hub.onlineUsers();
@@ -281,7 +280,7 @@ export class Conversation {
       if (origin && message === acked) {
         origin.reply(`{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);
       }
-      const listed = recipients.length > PARTICIPANTS_LISTED ? `${JSON.stringify(recipients.slice(0, PARTICIPANTS_LISTED))},"delivered_count":${recipients.length}` : JSON.stringify(recipients);
+      const listed = recipients.length > DELIVERED_LISTED ? `${JSON.stringify(recipients.slice(0, DELIVERED_LISTED))},"delivered_count":${recipients.length}` : JSON.stringify(recipients);
       this.hub.broadcast(`{"type":"message.new","message":${body},"delivered_to":${listed}}`);
       this.notifyInboxes(message, watching);
       this.webhooks.messageNew(message, watching);

@@ -20,6 +20,8 @@ export class SocketHub {
 
   /** Frames handed to the runtime, for the cost report. */
   framesSent = 0;
+  /** The runtime's socket list, read once per synchronous turn (a message reads it for who is online and again to broadcast). */
+  private current: WebSocket[] | null = null;
 
   /** `relay` passes every broadcast on to the inbox sockets subscribed here (but those of `exceptUserId`). */
   constructor(
@@ -28,6 +30,7 @@ export class SocketHub {
   ) {}
 
   accept(ws: WebSocket, identity: SocketIdentity): void {
+    this.current = null;
     this.ctx.acceptWebSocket(ws, [identity.userId]);
     ws.serializeAttachment(identity);
     this.identities.set(ws, identity);
@@ -52,7 +55,7 @@ export class SocketHub {
 
   /** The users of the open sockets, one per socket (so repeated), read lazily: a caller that needs only a few stops early. */
   *onlineUserIds(except?: WebSocket): Generator<string> {
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.sockets()) {
       if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
       const identity = this.identity(ws);
       if (identity) yield identity.userId;
@@ -71,7 +74,7 @@ export class SocketHub {
   /** Sends one already-serialised frame to every open socket, optionally skipping one. */
   broadcast(frame: ServerFrame | string, except?: WebSocket): void {
     const text = typeof frame === "string" ? frame : JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.sockets()) {
       if (ws !== except) this.send(ws, text);
     }
     this.relay(text);
@@ -80,10 +83,18 @@ export class SocketHub {
   /** Sends to every open socket except those of `userId`. */
   broadcastToOthers(frame: ServerFrame, userId: string): void {
     const text = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.sockets()) {
       if (this.identity(ws)?.userId !== userId) this.send(ws, text);
     }
     this.relay(text, userId);
+  }
+
+  private sockets(): WebSocket[] {
+    if (!this.current) {
+      this.current = this.ctx.getWebSockets();
+      queueMicrotask(() => (this.current = null));
+    }
+    return this.current;
   }
 
   closeUser(userId: string, code: number, reason: string): void {
