@@ -14,10 +14,12 @@ import type { StateStore } from "./storage";
 
 const RETRY_MIN_MS = 1_000;
 /**
- * When messages arrived during a round, the next send starts the next round; the alarm sends
- * what is left only if none comes this soon (an alarm per round would cost more than the round).
+ * A conversation sends its summary through the queue at most this often: a busy one sends one
+ * update per interval instead of one per message (each is a call, a write and a delivery of the
+ * queue's), at the price of up to this much on how soon a list shows a message. What waits is
+ * sent by the next send after the interval, or by the alarm at its end.
  */
-const FOLLOW_UP_MS = 100;
+const QUEUE_INTERVAL_MS = 100;
 const RETRY_MAX_MS = 60_000;
 
 /** Participant changes sent to D1 per round; more continue in the next round. */
@@ -51,6 +53,8 @@ export class SummaryMirror {
   private readonly queuedReads = new Map<string, number>();
   private queuedSinceDirect = false;
   private failures = 0;
+  /** When the last round through the queue started (ms). */
+  private queuedAt = 0;
   private mirroredSeq: number;
   /** Set when an edit or delete changed the message the summary shows. */
   private dirty: boolean;
@@ -102,6 +106,15 @@ export class SummaryMirror {
    * running one's successor picks up whatever is new). D1 sees it within the queue's batch window.
    */
   kick(): Promise<void> {
+    const now = Date.now();
+    const due = this.queuedAt + QUEUE_INTERVAL_MS;
+    if (due > now && this.failures === 0) {
+      if (this.retryAt === null || this.retryAt > due) {
+        this.retryAt = due;
+        this.requestAlarm();
+      }
+      return Promise.resolve();
+    }
     return this.round("queue");
   }
 
@@ -130,7 +143,7 @@ export class SummaryMirror {
     try {
       if (!(await this.flushOnce(via))) return;
       this.failures = 0;
-      this.retryAt = this.pending ? Date.now() + FOLLOW_UP_MS : null;
+      this.retryAt = this.pending ? this.queuedAt + QUEUE_INTERVAL_MS : null;
     } catch (err) {
       this.failures++;
       this.retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
@@ -167,6 +180,7 @@ export class SummaryMirror {
     const statements = this.directStatements(db, id, membershipChanges, statusVersion, withdrawn);
     const message: MirrorMessage = { kind: "summary", update };
     if (via === "queue" && statements.length === 0 && JSON.stringify(message).length <= MAX_QUEUED_BYTES) {
+      this.queuedAt = Date.now();
       await this.queue.send(message);
       this.meter.queueSends++;
       for (const read of reads) this.queuedReads.set(read.userId, Math.max(this.queuedReads.get(read.userId) ?? 0, read.readSeq));
