@@ -14,12 +14,17 @@ import type { StateStore } from "./storage";
 
 const RETRY_MIN_MS = 1_000;
 /**
- * A conversation sends its summary through the queue at most this often: a busy one sends one
- * update per interval instead of one per message (each is a call, a write and a delivery of the
- * queue's), at the price of up to this much on how soon a list shows a message. What waits is
- * sent by the next send after the interval, or by the alarm at its end.
+ * A busy conversation sends its summary through the queue at most this often: one update per
+ * interval instead of one per message (each is a call, a write and a delivery of the queue's),
+ * at the price of up to this much on how soon a list shows a message. What waits is sent by the
+ * next send after the interval, or by the alarm at its end.
  */
 const QUEUE_INTERVAL_MS = 100;
+/**
+ * Busy: more than this many kicks within this interval or the one before. A quiet conversation
+ * sends at once, as an alarm to send later would cost more than the send it saves.
+ */
+const BUSY_KICKS = 2;
 const RETRY_MAX_MS = 60_000;
 
 /** Participant changes sent to D1 per round; more continue in the next round. */
@@ -55,6 +60,10 @@ export class SummaryMirror {
   private failures = 0;
   /** When the last round through the queue started (ms). */
   private queuedAt = 0;
+  /** Kicks since `windowStart` (ms) and in the interval before, to tell a busy conversation from a quiet one. */
+  private kicks = 0;
+  private kicksBefore = 0;
+  private windowStart = 0;
   private mirroredSeq: number;
   /** Set when an edit or delete changed the message the summary shows. */
   private dirty: boolean;
@@ -107,8 +116,15 @@ export class SummaryMirror {
    */
   kick(): Promise<void> {
     const now = Date.now();
+    if (now - this.windowStart >= QUEUE_INTERVAL_MS) {
+      this.kicksBefore = now - this.windowStart < 2 * QUEUE_INTERVAL_MS ? this.kicks : 0;
+      this.windowStart = now;
+      this.kicks = 0;
+    }
+    this.kicks++;
+    const busy = Math.max(this.kicks, this.kicksBefore) > BUSY_KICKS;
     const due = this.queuedAt + QUEUE_INTERVAL_MS;
-    if (due > now && this.failures === 0) {
+    if (busy && due > now && this.failures === 0) {
       if (this.retryAt === null || this.retryAt > due) {
         this.retryAt = due;
         this.requestAlarm();
