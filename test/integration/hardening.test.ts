@@ -10,8 +10,13 @@ import { eventually, range, sleep } from "../helpers/wait";
 afterEach(closeAll);
 
 /** The conversation sockets the user's object counts toward their presence. */
+/** Sockets the user's object counts toward their presence (none when it never built its storage). */
 const countedSockets = (userId: string) =>
-  runInside(userStubOf(userId), (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(count), 0) AS n FROM conversation_socket_counts").one().n);
+  runInside(userStubOf(userId), (_instance, state) => {
+    const sql = state.storage.sql;
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'conversation_socket_counts'").toArray().length === 0) return 0;
+    return sql.exec<{ n: number }>("SELECT coalesce(sum(count), 0) AS n FROM conversation_socket_counts").one().n;
+  });
 
 const sessionRows = (conversationId: string) =>
   runInside(stubOf(conversationId), (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM sessions").one().n);
