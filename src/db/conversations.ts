@@ -105,21 +105,6 @@ export async function updateConversation(
   await db.update(conversations).set(patch).where(eq(conversations.id, id)).run();
 }
 
-export async function addParticipant(db: Db, conversationId: string, userId: string, role: ParticipantRole, now: string): Promise<void> {
-  await db
-    .insert(participants)
-    .values({ conversationId, userId, role, joinedAt: now })
-    .onConflictDoUpdate({ target: [participants.conversationId, participants.userId], set: { role } })
-    .run();
-}
-
-export async function removeParticipant(db: Db, conversationId: string, userId: string): Promise<void> {
-  await db
-    .delete(participants)
-    .where(and(eq(participants.conversationId, conversationId), eq(participants.userId, userId)))
-    .run();
-}
-
 /** Encodes the keyset position of the last row of a page. */
 export function encodeCursor(row: Pick<ConversationRow, "lastActivityAt" | "id">): string {
   return btoa(JSON.stringify([row.lastActivityAt, row.id])).replace(/=+$/, "");
