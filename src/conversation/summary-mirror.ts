@@ -13,6 +13,7 @@ import type { MessageLog } from "./message-log";
 import type { StateStore } from "./storage";
 
 const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
 /**
  * A busy conversation sends its summary through the queue at most this often: one update per
  * interval instead of one per message (each is a call, a write and a delivery of the queue's),
@@ -25,7 +26,6 @@ const QUEUE_INTERVAL_MS = 100;
  * sends at once, as an alarm to send later would cost more than the send it saves.
  */
 const BUSY_KICKS = 2;
-const RETRY_MAX_MS = 60_000;
 
 /** Participant changes sent to D1 per round; more continue in the next round. */
 const PARTICIPANTS_PER_ROUND = 50;
@@ -112,7 +112,9 @@ export class SummaryMirror {
 
   /**
    * After messages and reads: starts a round through the mirror queue unless one is running (the
-   * running one's successor picks up whatever is new). D1 sees it within the queue's batch window.
+   * running one's successor picks up whatever is new), or — in a busy conversation, within
+   * QUEUE_INTERVAL_MS of the last round — leaves it to the alarm at the interval's end or to a
+   * later send. D1 sees it within the queue's batch window.
    */
   kick(): Promise<void> {
     const now = Date.now();
