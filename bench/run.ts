@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { OptionError, parseOptions, usage, type Options, type ScenarioName } from "./lib/options.ts";
 import { newSection, renderTable, type CostRow, type Section, type Table } from "./lib/report.ts";
 import type { Context } from "./lib/scenario.ts";
-import { stopAllServers, useSourceRoot } from "./lib/server.ts";
+import { stopAllServers, useLocalObservability, useSourceRoot } from "./lib/server.ts";
 import { liveTree, takeSnapshot, type Snapshot } from "./lib/snapshot.ts";
 import { log, withTimeout } from "./lib/util.ts";
 import { connections } from "./scenarios/connections.ts";
@@ -116,6 +116,7 @@ async function main(): Promise<number> {
   const tree = opts.live ? liveTree() : takeSnapshot();
   snapshot = tree;
   useSourceRoot(tree.root);
+  useLocalObservability(opts.localObservability);
   const host = machine(tree);
   const started = new Date();
   const sections: Section[] = [];
@@ -124,6 +125,7 @@ async function main(): Promise<number> {
   print(`machine: ${host.cpu_model}, ${host.cores} cores, ${host.memory_gib} GiB, ${host.os}`);
   print(`node ${host.node}, wrangler ${host.wrangler}, workerd ${host.workerd}, commit ${host.commit}${host.uncommitted_changes ? " + uncommitted changes" : ""}, served from ${host.served_from}`);
   print(`scenarios: ${opts.scenarios.join(", ")}${opts.profile ? " (profiled: numbers are slower than unprofiled runs)" : ""}`);
+  print(`wrangler dev's local observability: ${opts.localObservability ? "on (every invocation traced into the runtime)" : "off"}`);
   print("");
 
   const save = () =>

@@ -23,6 +23,13 @@ export interface DevServerOptions {
   timeoutSeconds?: number;
   /** Print wrangler's output (for debugging). */
   verbose?: boolean;
+  /**
+   * Keep wrangler's local observability on (default off here): it streams a trace of every
+   * invocation — each request, object call, alarm, queue batch, D1 query — to a collector in the
+   * same runtime that stores it there, which costs CPU per invocation and grows the runtime's
+   * memory for as long as it runs. Deployed Workers trace elsewhere, and only when configured.
+   */
+  localObservability?: boolean;
 }
 
 const ROOT = join(import.meta.dirname, "..");
@@ -74,7 +81,7 @@ export async function launchWranglerDev(options: LaunchOptions): Promise<DevServ
   const child: ChildProcess = spawn(
     process.execPath,
     [WRANGLER, "dev", ...config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--inspector-port", "0", "--show-interactive-dev-session=false", ...vars],
-    { cwd: options.cwd, env: WRANGLER_ENV, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    { cwd: options.cwd, env: { ...WRANGLER_ENV, X_LOCAL_OBSERVABILITY: String(options.localObservability ?? false) }, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let output = "";
   const collect = (chunk: Buffer) => {

@@ -74,6 +74,8 @@ export interface Options {
   contentLength: number;
   /** CPU-profile the Worker isolate during measured phases (slows it down) */
   profile: boolean;
+  /** keep wrangler dev's local observability on (see scripts/dev-server.ts) */
+  localObservability: boolean;
   /** print wrangler's output */
   verbose: boolean;
   /** run the working tree instead of a snapshot of it (edits during the run restart the runtime) */
@@ -114,6 +116,7 @@ export const DEFAULTS: Options = {
   soakExtras: [...SOAK_EXTRAS],
   contentLength: 64,
   profile: false,
+  localObservability: false,
   verbose: false,
   live: false,
   out: null,
@@ -156,6 +159,7 @@ const SPECS: Record<string, Spec> = {
   "soak-extras": { key: "soakExtras", kind: "soak-extras", help: `soak: which of its extras to make, a comma list of ${SOAK_EXTRAS.join(",")} or none (default all)` },
   "content-length": { key: "contentLength", kind: "int", min: 1, max: 1000, help: "characters per message (default 64)" },
   profile: { key: "profile", kind: "flag", help: "CPU-profile the Worker isolate during measured phases (slower; see README)" },
+  "local-observability": { key: "localObservability", kind: "flag", help: "keep wrangler dev's local observability on in every server, product and probe (off by default: it traces every invocation into the runtime, costing CPU and growing its memory)" },
   verbose: { key: "verbose", kind: "flag", help: "print wrangler's output" },
   live: { key: "live", kind: "flag", help: "serve the working tree instead of a snapshot taken at start (edits then restart the runtime mid-run)" },
   out: { key: "out", kind: "string", help: "JSON results file (default bench/results/<timestamp>.json)" },

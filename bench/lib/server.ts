@@ -36,6 +36,17 @@ export function useSourceRoot(root: string): void {
   sourceRoot = root;
 }
 
+/** Whether servers (product and probe) keep wrangler's local observability on; set once by run.ts (see scripts/dev-server.ts). */
+let localObservability = false;
+
+export function useLocalObservability(on: boolean): void {
+  localObservability = on;
+}
+
+export function keepsLocalObservability(): boolean {
+  return localObservability;
+}
+
 /** scripts/dev-server.ts of the source tree: it builds and runs the Worker of the tree it sits in. */
 async function launcher(): Promise<(options: DevServerOptions) => Promise<DevServer>> {
   const module = (await import(pathToFileURL(join(sourceRoot, "scripts", "dev-server.ts")).href)) as { startDevServer: (o: DevServerOptions) => Promise<DevServer> };
@@ -69,6 +80,7 @@ export async function startBenchServer(extraVars: Record<string, string | number
     },
     timeoutSeconds: 90,
     verbose,
+    localObservability,
   });
   track(server);
   try {

@@ -8,6 +8,7 @@ import { tryStats } from "../lib/cost.ts";
 import { costRow, newSection, type Cell, type Section } from "../lib/report.ts";
 import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.ts";
 import { rssKiB } from "../lib/proc.ts";
+import { Profiler } from "../lib/profiler.ts";
 import { startBenchServer } from "../lib/server.ts";
 import { round, roundSummary, Samples, slope } from "../lib/stats.ts";
 import type { User } from "../lib/api.ts";
@@ -57,6 +58,7 @@ export async function soak(ctx: Context): Promise<Section> {
   });
   const server = await startBenchServer({}, ctx.opts.verbose);
   const clients: Client[] = [];
+  let inspector: Profiler | null = null;
   try {
     const users = await server.api.loginMany("soak", count * USERS_PER_CONVERSATION, 16);
     const ids = await mapLimit(
@@ -188,7 +190,26 @@ export async function soak(ctx: Context): Promise<Section> {
     log(`soak: connecting ${clients.length} clients to ${count} conversations`);
     await mapLimit(clients, 20, connect);
     const before = await tryStats(server.api, server.admin, ids);
-    const memory: { t: number; runtime_kib: number; proxy_kib: number; client_kib: number }[] = [];
+    // The isolate's live JS heap (after a full collection) beside the process's resident memory
+    // tells growth this code's objects hold from growth inside the runtime.
+    inspector = server.processes.proxy ? await Profiler.attach(server.processes.proxy, server.root).catch(() => null) : null;
+    const liveHeapKiB = async (): Promise<number | null> => {
+      if (!inspector) return null;
+      try {
+        await inspector.collectGarbage();
+        return Math.round((await inspector.heapUsage()).usedSize / 1024);
+      } catch {
+        return null;
+      }
+    };
+    const memorySample = async (t: number) => ({
+      t,
+      runtime_kib: rssKiB(server.processes.runtime!),
+      proxy_kib: rssKiB(server.processes.proxy!),
+      client_kib: Math.round(process.memoryUsage().rss / 1024),
+      heap_kib: await liveHeapKiB(),
+    });
+    const memory: Awaited<ReturnType<typeof memorySample>>[] = [];
     const durationMs = minutes * 60_000;
     const sampleEveryMs = Math.max(5_000, Math.min(30_000, durationMs / 20));
 
@@ -237,10 +258,10 @@ export async function soak(ctx: Context): Promise<Section> {
         }
         if (now >= nextSample) {
           nextSample += sampleEveryMs;
-          const sample = { t: Math.round((now - start) / 1000), runtime_kib: rssKiB(server.processes.runtime!), proxy_kib: rssKiB(server.processes.proxy!), client_kib: Math.round(process.memoryUsage().rss / 1024) };
+          const sample = await memorySample(Math.round((now - start) / 1000));
           memory.push(sample);
           const pending = clients.reduce((a, c) => a + c.pending.size, 0);
-          log(`soak: t=${sample.t}s runtime ${sample.runtime_kib} KiB, proxy ${sample.proxy_kib} KiB, sent ${counters.socketSends + counters.restSends}, acked ${counters.acks}, pending ${pending}, reconnects ${counters.reconnects}`);
+          log(`soak: t=${sample.t}s runtime ${sample.runtime_kib} KiB, live JS heap ${sample.heap_kib ?? "?"} KiB, proxy ${sample.proxy_kib} KiB, sent ${counters.socketSends + counters.restSends}, acked ${counters.acks}, pending ${pending}, reconnects ${counters.reconnects}`);
         }
         await sleep(20);
       }
@@ -258,7 +279,7 @@ export async function soak(ctx: Context): Promise<Section> {
       await until(() => clients.every((c) => c.pending.size === 0), 30_000, 50);
     });
     await sleep(1_000);
-    memory.push({ t: Math.round(durationMs / 1000), runtime_kib: rssKiB(server.processes.runtime!), proxy_kib: rssKiB(server.processes.proxy!), client_kib: Math.round(process.memoryUsage().rss / 1024) });
+    memory.push(await memorySample(Math.round(durationMs / 1000)));
     const after = await tryStats(server.api, server.admin, ids, (err) => section.notes.push(`cost counters unavailable (${String(err)})`));
     // Each conversation's last seq from its object; if that cannot be read, the highest any client saw.
     const lastSeq = await mapLimit(ids, 8, async (id, i) => {
@@ -316,8 +337,8 @@ export async function soak(ctx: Context): Promise<Section> {
     });
     section.tables.push({
       title: "Soak: resident memory (KiB) over time",
-      headers: ["t (s)", "runtime workerd", "proxy workerd", "bench client"],
-      rows: memory.map((m) => [m.t, m.runtime_kib, m.proxy_kib, m.client_kib]),
+      headers: ["t (s)", "runtime workerd", "Worker isolate live JS heap", "proxy workerd", "bench client"],
+      rows: memory.map((m) => [m.t, m.runtime_kib, m.heap_kib, m.proxy_kib, m.client_kib]),
     });
     section.targets.push({
       target: "soak: nothing lost, nothing duplicated, every send acked",
@@ -345,6 +366,7 @@ export async function soak(ctx: Context): Promise<Section> {
       cost,
     };
   } finally {
+    inspector?.close();
     for (const c of clients) c.socket?.terminate();
     await server.stop();
   }
