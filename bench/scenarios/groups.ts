@@ -1,6 +1,7 @@
 // 8. Groups: a group conversation built one add at a time (POST …/participants as the creator,
 // one request after the other), timed per add: the last adds must cost what the first did. Then
-// members open sockets (connects per second) and the creator sends a few messages one at a time,
+// members open sockets (connects per second) — their first sockets ever, which create their user
+// objects, and after all were closed, again — and the creator sends a few messages one at a time,
 // each timed to every online member (none may be lost), and the conversation object's counters
 // give the storage rows written per message. `groups`: --group-size (1000) members, all online.
 // `groups10k`: --big-group-size (10000) members, --big-group-online (50) of them online: the
@@ -14,7 +15,7 @@ import { compare, comparisonTable, costRow, newSection, ratio, type Cell, type C
 import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.ts";
 import { round, roundSummary, Samples, summarize, type Summary } from "../lib/stats.ts";
 import { startTarget, suffix, targetKinds, type Target, type TargetKind } from "../lib/target.ts";
-import { log, mapLimit, until } from "../lib/util.ts";
+import { log, mapLimit, sleep, until } from "../lib/util.ts";
 
 /** Targets of the issue. */
 const ADD_RATIO_TARGET = 1.5;
@@ -29,6 +30,11 @@ const END_ADDS = 100;
 const MAX_ADD_FAILURES = 10;
 /** How long one message may take to reach every online member. */
 const DELIVERY_WAIT_MS = 20_000;
+/** The connect rounds: each member's first socket ever (it creates their user object), then the same members back. */
+const FIRST_CONNECTS = "first sockets";
+const RECONNECTS = "reconnects";
+/** Between the rounds: past the presence grace (3 s by default), so everyone went offline and comes back online. */
+const RECONNECT_AFTER_MS = 4_000;
 
 interface Plan {
   scenario: "groups" | "groups10k";
@@ -63,12 +69,10 @@ interface Build {
 
 interface Online {
   sockets: number;
-  opened: number;
-  failed: number;
-  connectsPerS: number;
-  /** why the connect phase stopped before every socket was tried, if it did */
-  connectStopped: string | null;
-  setup: Summary;
+  /** each member's first socket ever (creates the member's user object) */
+  first: ConnectRound;
+  /** the same members coming back after all were closed (the messages go to these sockets) */
+  again: ConnectRound;
   delivery: Summary;
   ack: Summary;
   lost: number;
@@ -116,52 +120,83 @@ async function build(target: Target, creator: User, conversation: string, member
   return { added: durations.length, failed, seconds: (performance.now() - start) / 1000, stoppedEarly, durations, firstMean, lastMean, ratio: ratio(lastMean, firstMean) };
 }
 
+/** One round of connects: every listener's socket opened, `connectConcurrency` at a time. */
+interface ConnectRound {
+  /** the socket of each listener, by index (null: it failed or was not tried) */
+  slots: (ChatSocket | null)[];
+  opened: number;
+  failed: number;
+  connectsPerS: number;
+  /** why the round stopped before every socket was tried, if it did */
+  stopped: string | null;
+  setup: Summary;
+}
+
 /**
- * Opens the listeners' sockets (measured: connects/s), then the sender sends `messages` one at a
- * time, each timed to every listener; counters before and after give the cost per message.
+ * Opens every listener's socket (measured: connects/s and setup latency), the sockets it opened
+ * added to `open` as they come, so the caller closes them whatever happens.
+ */
+async function connectRound(ctx: Context, section: Section, target: Target, what: string, listenerUrls: string[], open: ChatSocket[], rows: Cell[][]): Promise<ConnectRound> {
+  const kind = target.kind;
+  const setup = new Samples();
+  const failures: Record<string, number> = {};
+  const slots: (ChatSocket | null)[] = new Array<ChatSocket | null>(listenerUrls.length).fill(null);
+  let failed = 0;
+  let notTried = 0;
+  const limitS = connectLimitSeconds(listenerUrls.length);
+  const phase = `${listenerUrls.length} sockets: ${what}${suffix(kind)}`;
+  log(`groups (${kind}): ${what}: ${listenerUrls.length} sockets connect, ${ctx.opts.connectConcurrency} at a time (none started after ${limitS} s)`);
+  const connect = await measured(ctx, target.server, section, phase, async () => {
+    const t0 = performance.now();
+    await mapLimit(listenerUrls, ctx.opts.connectConcurrency, async (url, i) => {
+      const t = performance.now();
+      if ((t - t0) / 1000 > limitS) {
+        notTried++;
+        return;
+      }
+      try {
+        const socket = await ChatSocket.connect(url, 30_000);
+        setup.push(performance.now() - t);
+        slots[i] = socket;
+        open.push(socket);
+      } catch (err) {
+        failed++;
+        const reason = String(err instanceof Error ? err.message : err).slice(0, 80);
+        failures[reason] = (failures[reason] ?? 0) + 1;
+      }
+    });
+    return (performance.now() - t0) / 1000;
+  });
+  const opened = slots.filter((socket) => socket !== null).length;
+  const connectsPerS = opened / connect.result;
+  const stopped = notTried > 0 ? `no socket started after ${limitS} s: ${opened} of ${listenerUrls.length} open after ${round(connect.result, 1)} s, ${notTried} not tried` : null;
+  if (stopped) section.notes.push(`${phase}: ${stopped}`);
+  if (failed > 0) section.notes.push(`${phase}: ${failed} sockets failed: ${JSON.stringify(failures)}`);
+  const summary = setup.summary();
+  rows.push([kind, what, listenerUrls.length, opened, failed, Math.round(connectsPerS), summary.p50, summary.p99, summary.max, ...cpuCells(connect.cpu)]);
+  const runs = (section.data.connects ??= []) as Record<string, unknown>[];
+  runs.push({ target: kind, round: what, sockets: listenerUrls.length, opened, failed, not_tried: notTried, stopped, failures_by_reason: failures, seconds: connect.result, connects_per_s: connectsPerS, setup_latency_ms: roundSummary(summary), cpu_cores: connect.cpu });
+  return { slots, opened, failed, connectsPerS, stopped, setup: summary };
+}
+
+/**
+ * Opens the listeners' sockets twice (measured: connects/s): first as each member's first
+ * socket ever, then — all closed, and past the presence grace — again, as members coming back
+ * do after a network blip or a deploy. Then the sender sends `messages` one at a time, each
+ * timed to every listener; counters before and after give the cost per message.
  */
 async function online(ctx: Context, section: Section, target: Target, plan: Plan, conversation: string, senderUrl: string, listenerUrls: string[], rows: { connect: Cell[][]; messages: Cell[][] }): Promise<Online> {
   const kind = target.kind;
   const label = (what: string) => `${plan.size} members: ${what}${suffix(kind)}`;
   const sockets: ChatSocket[] = [];
-  const slots: (ChatSocket | null)[] = new Array<ChatSocket | null>(listenerUrls.length).fill(null);
   let sender: ChatSocket | null = null;
   try {
     sender = await ChatSocket.connect(senderUrl, 30_000);
-    const setup = new Samples();
-    const failures: Record<string, number> = {};
-    let failed = 0;
-    let notTried = 0;
-    const limitS = connectLimitSeconds(listenerUrls.length);
-    log(`groups (${kind}): ${listenerUrls.length} sockets connect, ${ctx.opts.connectConcurrency} at a time (none started after ${limitS} s)`);
-    const connect = await measured(ctx, target.server, section, label("connect"), async () => {
-      const t0 = performance.now();
-      await mapLimit(listenerUrls, ctx.opts.connectConcurrency, async (url, i) => {
-        const t = performance.now();
-        if ((t - t0) / 1000 > limitS) {
-          notTried++;
-          return;
-        }
-        try {
-          const socket = await ChatSocket.connect(url, 30_000);
-          setup.push(performance.now() - t);
-          slots[i] = socket;
-          sockets.push(socket);
-        } catch (err) {
-          failed++;
-          const reason = String(err instanceof Error ? err.message : err).slice(0, 80);
-          failures[reason] = (failures[reason] ?? 0) + 1;
-        }
-      });
-      return (performance.now() - t0) / 1000;
-    });
-    const opened = sockets.length;
-    const connectsPerS = opened / connect.result;
-    const connectStopped = notTried > 0 ? `no socket started after ${limitS} s: ${opened} of ${listenerUrls.length} open after ${round(connect.result, 1)} s, ${notTried} not tried` : null;
-    if (connectStopped) section.notes.push(`${label("connect")}: ${connectStopped}`);
-    const setupSummary = setup.summary();
-    rows.connect.push([kind, plan.size, listenerUrls.length, opened, failed, Math.round(connectsPerS), setupSummary.p50, setupSummary.p99, setupSummary.max, ...cpuCells(connect.cpu)]);
-    if (failed > 0) section.notes.push(`${label("connect")}: ${failed} sockets failed: ${JSON.stringify(failures)}`);
+    const first = await connectRound(ctx, section, target, FIRST_CONNECTS, listenerUrls, sockets, rows.connect);
+    for (const socket of sockets.splice(0)) socket.terminate();
+    await sleep(RECONNECT_AFTER_MS);
+    const again = await connectRound(ctx, section, target, RECONNECTS, listenerUrls, sockets, rows.connect);
+    const { slots, opened } = again;
 
     // Messages: one at a time from the sender, the next once the previous reached every socket and
     // was acked (or after DELIVERY_WAIT_MS); a delivery after that wait still counts (as late), and
@@ -239,21 +274,13 @@ async function online(ctx: Context, section: Section, target: Target, plan: Plan
     const after = await target.stats([conversation], (err) => section.notes.push(`${label("messages")}: cost counters unavailable (${String(err)})`));
     const cost = kind === "product" ? costRow(plan.scenario, `${plan.size} members, ${opened} online`, before, after, plan.messages, phase.cpu.runtime_io) : null;
     if (cost) section.costs.push(cost);
-    const result: Online = { sockets: listenerUrls.length, opened, failed, connectsPerS, connectStopped, setup: setupSummary, delivery: delivery.summary(), ack: ack.summary(), lost, worstP99, cost };
+    const result: Online = { sockets: listenerUrls.length, first, again, delivery: delivery.summary(), ack: ack.summary(), lost, worstP99, cost };
     const runs = (section.data.online ??= []) as Record<string, unknown>[];
     runs.push({
       target: kind,
       members: plan.size,
       sockets: listenerUrls.length,
       opened,
-      failed,
-      not_tried: notTried,
-      connect_stopped: connectStopped,
-      failures_by_reason: failures,
-      connect_seconds: connect.result,
-      connects_per_s: connectsPerS,
-      setup_latency_ms: roundSummary(setupSummary),
-      connect_cpu_cores: connect.cpu,
       messages: perMessage,
       delivery_ms_all_messages: roundSummary(result.delivery),
       ack_ms: roundSummary(result.ack),
@@ -358,8 +385,8 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
   }
 
   section.tables.push({
-    title: `${plan.scenario}: ${listeners} members' sockets connect, ${ctx.opts.connectConcurrency} at a time (setup = upgrade → hello, ms)`,
-    headers: ["target", "members", "sockets", "opened", "failed", "connects/s", "p50", "p99", "max", ...CPU_HEADERS],
+    title: `${plan.scenario}: ${listeners} members' sockets connect, ${ctx.opts.connectConcurrency} at a time: their first sockets, then all closed and back after ${RECONNECT_AFTER_MS / 1000} s (setup = upgrade → hello, ms)`,
+    headers: ["target", "round", "sockets", "opened", "failed", "connects/s", "p50", "p99", "max", ...CPU_HEADERS],
     rows: rows.connect,
   });
   section.tables.push({
@@ -371,8 +398,10 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
   const q = results.get("probe");
   if (kinds.includes("probe")) {
     const comparisons: Comparison[] = [
-      compare(`${listeners} sockets`, "connects/s", p?.connectsPerS, q?.connectsPerS),
-      compare(`${listeners} sockets`, "setup p99 ms", p?.setup.p99, q?.setup.p99),
+      compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s", p?.first.connectsPerS, q?.first.connectsPerS),
+      compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "setup p99 ms", p?.first.setup.p99, q?.first.setup.p99),
+      compare(`${listeners} sockets, ${RECONNECTS}`, "connects/s", p?.again.connectsPerS, q?.again.connectsPerS),
+      compare(`${listeners} sockets, ${RECONNECTS}`, "setup p99 ms", p?.again.setup.p99, q?.again.setup.p99),
       compare(`${plan.messages} messages → ${listeners}`, "delivery p50 ms", p?.delivery.p50, q?.delivery.p50),
       compare(`${plan.messages} messages → ${listeners}`, "delivery p99 ms", p?.delivery.p99, q?.delivery.p99),
       compare(`${plan.messages} messages → ${listeners}`, "delivery max ms", p?.delivery.max, q?.delivery.max),
@@ -398,21 +427,24 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       measured: b ? `${b.added} added in ${round(b.seconds, 1)} s${b.stoppedEarly ? ` (${b.stoppedEarly})` : ""}` : "not measured",
       met: !!b && b.added === plan.size && b.seconds <= limit,
     });
-    section.targets.push({
-      target: `${plan.size} sockets connect at ≥ ${CONNECTS_PER_S_TARGET}/s`,
-      measured: p ? `${Math.round(p.connectsPerS)}/s (${p.opened}/${p.sockets} opened${p.connectStopped ? `; ${p.connectStopped}` : ""})${q ? `; probe ${Math.round(q.connectsPerS)}/s, ratio ${ratio(p.connectsPerS, q.connectsPerS)}` : ""}` : "not measured",
-      met: !!p && p.opened === plan.size && p.connectsPerS >= CONNECTS_PER_S_TARGET,
-    });
+    for (const which of ["first", "again"] as const) {
+      const [mine, floor] = [p?.[which], q?.[which]];
+      section.targets.push({
+        target: `${plan.size} sockets connect at ≥ ${CONNECTS_PER_S_TARGET}/s (${which === "first" ? FIRST_CONNECTS : RECONNECTS})`,
+        measured: mine ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}` : "not measured",
+        met: !!mine && mine.opened === plan.size && mine.connectsPerS >= CONNECTS_PER_S_TARGET,
+      });
+    }
     section.targets.push({
       target: `a message reaches all ${plan.size}: p99 ≤ ${DELIVERY_P99_TARGET_MS} ms (every message), none lost`,
       measured: p ? `worst message p99 ${Number.isFinite(p.worstP99) ? `${round(p.worstP99, 2)} ms` : "- (a message reached no one)"} (all ${plan.messages}: p99 ${round(p.delivery.p99, 2)} ms); lost ${p.lost}${q ? `; probe p99 ${round(q.delivery.p99, 2)} ms, ratio ${ratio(p.delivery.p99, q.delivery.p99)}` : ""}` : "not measured",
-      met: !!p && p.opened === plan.size && p.worstP99 <= DELIVERY_P99_TARGET_MS && p.lost === 0,
+      met: !!p && p.again.opened === plan.size && p.worstP99 <= DELIVERY_P99_TARGET_MS && p.lost === 0,
     });
   } else {
     section.targets.push({
       target: `a ${plan.size}-member group with ${plan.online} online: every message reaches all ${plan.online}`,
-      measured: p ? `${plan.messages} messages, lost ${p.lost}, ${p.opened}/${p.sockets} sockets; delivery p99 ${round(p.delivery.p99, 2)} ms, ack p50 ${round(p.ack.p50, 2)} ms${q ? ` (probe with ${q.opened} sockets: ${round(q.delivery.p99, 2)} ms, ${round(q.ack.p50, 2)} ms)` : ""}` : "not measured",
-      met: !!p && p.opened === plan.online && p.lost === 0,
+      measured: p ? `${plan.messages} messages, lost ${p.lost}, ${p.again.opened}/${p.sockets} sockets; delivery p99 ${round(p.delivery.p99, 2)} ms, ack p50 ${round(p.ack.p50, 2)} ms${q ? ` (probe with ${q.again.opened} sockets: ${round(q.delivery.p99, 2)} ms, ${round(q.ack.p50, 2)} ms)` : ""}` : "not measured",
+      met: !!p && p.again.opened === plan.online && p.lost === 0,
     });
   }
   const c = p?.cost;
