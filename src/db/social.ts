@@ -151,10 +151,10 @@ export async function unblock(db: Db, blocker: string, blocked: string): Promise
 /**
  * The people whose presence `userId` may see: friends and anyone sharing a conversation of at
  * most PRESENCE_GROUP_LIMIT participants (announcing everyone to a 10,000-member group on every
- * connect would cost the square of its size). With `among`, only those of the given ids.
+ * connect would cost the square of its size). As two subqueries of ids; with `among`, only
+ * those of the given ids.
  */
-export async function presenceAudience(db: Db, userId: string, among?: string[]): Promise<string[]> {
-  if (among && among.length === 0) return [];
+function audienceOf(db: Db, userId: string, among?: string[]) {
   const mine = db
     .select({ id: participants.conversationId })
     .from(participants)
@@ -168,6 +168,12 @@ export async function presenceAudience(db: Db, userId: string, among?: string[])
     .select({ id: friendships.friendId })
     .from(friendships)
     .where(and(eq(friendships.userId, userId), among ? inList(friendships.friendId, among) : undefined));
+  return { coParticipants, friends };
+}
+
+export async function presenceAudience(db: Db, userId: string, among?: string[]): Promise<string[]> {
+  if (among && among.length === 0) return [];
+  const { coParticipants, friends } = audienceOf(db, userId, among);
   const rows = await coParticipants.union(friends).all();
   return rows.map((r) => r.id);
 }
@@ -177,12 +183,11 @@ export async function presenceOf(db: Db, ids: string[]) {
   return db.select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt }).from(users).where(inList(users.id, ids)).all();
 }
 
-export async function setPresence(db: Db, userId: string, online: boolean, at: string): Promise<void> {
-  await db
+function presenceUpdate(db: Db, userId: string, online: boolean, at: string) {
+  return db
     .update(users)
     .set(online ? { online } : { online, lastSeenAt: at })
-    .where(eq(users.id, userId))
-    .run();
+    .where(eq(users.id, userId));
 }
 
 /** Blocks in either direction between two people. */
@@ -206,19 +211,27 @@ export async function directConversationIds(db: Db, a: string, b: string): Promi
   return rows.map((r) => r.id);
 }
 
-/** The contacts of `userId` (see presenceAudience) who are online now, at most `limit` of them. */
-export async function onlineContacts(db: Db, userId: string, limit?: number) {
-  const audience = await presenceAudience(db, userId);
-  if (audience.length === 0) return [];
-  const online = db
+/** The contacts of `userId` (see audienceOf) who are online now, in one statement. */
+function onlineContactsQuery(db: Db, userId: string) {
+  const { coParticipants, friends } = audienceOf(db, userId);
+  return db
     .select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt })
     .from(users)
-    .where(and(inList(users.id, audience), eq(users.online, true)))
+    .where(and(eq(users.online, true), or(inArray(users.id, coParticipants), inArray(users.id, friends))))
     .orderBy(users.id);
+}
+
+/** The contacts of `userId` who are online now, at most `limit` of them. */
+export async function onlineContacts(db: Db, userId: string, limit?: number) {
+  const online = onlineContactsQuery(db, userId);
   return limit === undefined ? online.all() : online.limit(limit).all();
 }
 
-/** The audience that can hear a presence change right now: only people online have sockets. */
-export async function onlineAudience(db: Db, userId: string): Promise<string[]> {
-  return (await onlineContacts(db, userId)).map((r) => r.id);
+/**
+ * Records that `userId` went online or offline and returns who can hear it right now (only
+ * people online have sockets): one round trip to D1, as it is made on every transition.
+ */
+export async function recordPresence(db: Db, userId: string, online: boolean, at: string): Promise<string[]> {
+  const [, audience] = await db.batch([presenceUpdate(db, userId, online, at), onlineContactsQuery(db, userId)]);
+  return audience.map((r) => r.id);
 }

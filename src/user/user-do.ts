@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { database } from "../db/client";
 import { conversationIdsOf, unreadCounts } from "../db/conversations";
-import { onlineAudience, setPresence } from "../db/social";
+import { recordPresence } from "../db/social";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
 import { nowIso } from "../lib/ids";
@@ -483,10 +483,8 @@ export class UserDO extends DurableObject<Env> {
 
   private async announce(userId: string, online: boolean): Promise<void> {
     const at = nowIso();
-    const db = database(this.env.DB);
-    await setPresence(db, userId, online, at);
+    const audience = await recordPresence(database(this.env.DB), userId, online, at);
     const frame: InboxFrame = { type: "presence", user_id: userId, online, last_seen: online ? null : at };
-    const audience = await onlineAudience(db, userId);
     await Promise.allSettled(audience.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).push(frame)));
   }
 
