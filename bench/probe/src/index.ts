@@ -8,8 +8,10 @@
 // seq, a `message.ack {client_id, ref, message}` to the sender, and one `message.new {message}`
 // (serialised once) to every socket of the room. No authentication, no membership, no limits,
 // no idempotency, no D1. The message has the product's shape (bench/lib/client.ts's WireMessage
-// GET /rooms/{room}/messages answers the room's newest 50 messages (a REST read, for the soak).
-// and the rest of the product's fields), so the same scenario code drives both.
+// and the rest of the product's fields), so the same scenario code drives both. What a client
+// coming back needs, for the soak: `sync {after_seq}` answers the messages after it in
+// `sync.batch` frames of 100, then `sync.done {last_seq}`; GET /rooms/{room}/messages answers
+// the room's newest 50 messages (a REST read).
 //
 // Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
 // Workers APIs used are declared here rather than taken from @cloudflare/workers-types.
@@ -50,11 +52,44 @@ interface Identity {
   room: string;
 }
 
-interface SendFrame {
+interface ClientFrame {
   type?: unknown;
   ref?: unknown;
   client_id?: unknown;
   content?: unknown;
+  after_seq?: unknown;
+}
+
+interface MessageRow {
+  seq: number;
+  id: string;
+  sender_id: string;
+  client_id: string | null;
+  content: string;
+  created_at: string;
+}
+
+/** Messages a sync frame carries (the product's page size). */
+const SYNC_BATCH = 100;
+
+/** A stored row in the product's message shape. */
+function wireMessage(room: string, row: MessageRow) {
+  return {
+    id: row.id,
+    conversation_id: room,
+    seq: row.seq,
+    sender_id: row.sender_id,
+    type: "text",
+    content: row.content,
+    data: null,
+    reply_to: null,
+    attachment: null,
+    reactions: {},
+    client_id: row.client_id,
+    edited_at: null,
+    deleted_at: null,
+    created_at: row.created_at,
+  };
 }
 
 declare const WebSocketPair: new () => { 0: HibernatableSocket; 1: HibernatableSocket };
@@ -110,33 +145,34 @@ export class Room {
   }
 
   webSocketMessage(ws: HibernatableSocket, data: string | ArrayBuffer): void {
-    let frame: SendFrame;
+    let frame: ClientFrame;
     try {
-      frame = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)) as SendFrame;
+      frame = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)) as ClientFrame;
     } catch {
       return;
     }
-    if (frame.type !== "message.send") return;
+    if (frame.type === "message.send") this.send(ws, frame);
+    else if (frame.type === "sync") this.sync(ws, frame);
+  }
+
+  private sync(ws: HibernatableSocket, frame: ClientFrame): void {
+    const { room } = ws.deserializeAttachment() as Identity;
+    let after = typeof frame.after_seq === "number" ? frame.after_seq : 0;
+    for (;;) {
+      const rows = this.sql.exec("SELECT seq, id, sender_id, client_id, content, created_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", after, SYNC_BATCH).toArray() as unknown as MessageRow[];
+      if (rows.length === 0) break;
+      ws.send(JSON.stringify({ type: "sync.batch", ref: frame.ref ?? null, messages: rows.map((row) => wireMessage(room, row)) }));
+      after = rows[rows.length - 1]!.seq;
+    }
+    ws.send(JSON.stringify({ type: "sync.done", ref: frame.ref ?? null, last_seq: this.seq }));
+  }
+
+  private send(ws: HibernatableSocket, frame: ClientFrame): void {
     const identity = ws.deserializeAttachment() as Identity;
     const clientId = typeof frame.client_id === "string" ? frame.client_id : null;
     const content = typeof frame.content === "string" ? frame.content : "";
     const seq = this.seq + 1;
-    const message = {
-      id: crypto.randomUUID(),
-      conversation_id: identity.room,
-      seq,
-      sender_id: identity.user,
-      type: "text",
-      content,
-      data: null,
-      reply_to: null,
-      attachment: null,
-      reactions: {},
-      client_id: clientId,
-      edited_at: null,
-      deleted_at: null,
-      created_at: new Date().toISOString(),
-    };
+    const message = wireMessage(identity.room, { seq, id: crypto.randomUUID(), sender_id: identity.user, client_id: clientId, content, created_at: new Date().toISOString() });
     this.sql.exec(
       "INSERT INTO messages (seq, id, sender_id, client_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
       seq,
