@@ -47,8 +47,9 @@ function budgetSeconds(name: ScenarioName, o: Options): number {
     case "cost":
       return base + o.costMessages;
     case "groups":
-      // logins, the bounded build, the bounded connects (+ 30 s for those in flight) and messages; then the probe's connects and messages
-      return base * targets + o.groupSize / 20 + addLimitSeconds(o.groupSize) + targets * (connectLimitSeconds(o.groupSize) + 30 + 120);
+      // logins, the bounded build, two rounds of bounded connects (+ 30 s each for those in flight) and the messages;
+      // the probe the same, plus its round of first sockets with member objects
+      return base * targets + o.groupSize / 20 + addLimitSeconds(o.groupSize) + targets * (2 * (connectLimitSeconds(o.groupSize) + 30) + 120) + (o.probe ? connectLimitSeconds(o.groupSize) + 30 : 0);
     case "groups10k":
       return base * targets + o.bigGroupSize / 20 + addLimitSeconds(o.bigGroupSize) + targets * (connectLimitSeconds(o.bigGroupOnline) + 30 + 120);
     case "inbox-fanout":
@@ -58,7 +59,6 @@ function budgetSeconds(name: ScenarioName, o: Options): number {
       // a fresh server per receiver mode (up, then each down mode)
       return base + (1 + o.webhookDown.length) * (o.duration + 60);
     case "soak":
-      return base + o.soakMinutes * 60 * 1.5;
     case "soak-churn":
       return (base + o.soakMinutes * 60 + 60) * targets;
   }

@@ -33,8 +33,14 @@ const DELIVERY_WAIT_MS = 20_000;
 /** The connect rounds: each member's first socket ever (it creates their user object), then the same members back. */
 const FIRST_CONNECTS = "first sockets";
 const RECONNECTS = "reconnects";
-/** Between the rounds: past the presence grace (3 s by default), so everyone went offline and comes back online. */
-const RECONNECT_AFTER_MS = 4_000;
+/** The probe's reference for first sockets: each also reaches its user's own object (bench/probe: ?member_object=1). */
+const FIRST_WITH_MEMBER_OBJECTS = "first sockets + member objects";
+/**
+ * Between the rounds: past the presence grace (3 s by default) and the offline announcements
+ * that follow it, so everyone went offline and comes back online, and the reconnects are not
+ * timed with the disconnects' work.
+ */
+const RECONNECT_AFTER_MS = 10_000;
 
 interface Plan {
   scenario: "groups" | "groups10k";
@@ -307,6 +313,8 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
   const section = newSection(plan.scenario, { members: plan.size, online: plan.online, messages: plan.messages, connect_concurrency: ctx.opts.connectConcurrency, add_limit_s: limitS, targets: kinds });
   const rows = { connect: [] as Cell[][], messages: [] as Cell[][] };
   const results = new Map<TargetKind, Online>();
+  /** the probe's first sockets when each also reaches its user's own object */
+  let memberFloor: ConnectRound | null = null;
   let built: Build | null = null;
 
   // The product: logins, the build, then the sockets and messages.
@@ -377,6 +385,14 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
     try {
       const room = await probe.room(listeners + 1, `${plan.scenario}-${plan.size}`);
       results.set("probe", await online(ctx, section, probe, plan, room.id, room.urls[0]!, room.urls.slice(1), rows));
+      // First sockets again, each also reaching (and so creating) its user's own object, as the product's do.
+      const fresh = await probe.room(listeners, `${plan.scenario}-${plan.size}-members`);
+      const open: ChatSocket[] = [];
+      try {
+        memberFloor = await connectRound(ctx, section, probe, FIRST_WITH_MEMBER_OBJECTS, fresh.urls.map((url) => `${url}&member_object=1`), open, rows.connect);
+      } finally {
+        for (const socket of open) socket.terminate();
+      }
     } catch (err) {
       section.notes.push(`probe: run failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
@@ -400,6 +416,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
     const comparisons: Comparison[] = [
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s", p?.first.connectsPerS, q?.first.connectsPerS),
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "setup p99 ms", p?.first.setup.p99, q?.first.setup.p99),
+      compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s, probe + member objects", p?.first.connectsPerS, memberFloor?.connectsPerS),
       compare(`${listeners} sockets, ${RECONNECTS}`, "connects/s", p?.again.connectsPerS, q?.again.connectsPerS),
       compare(`${listeners} sockets, ${RECONNECTS}`, "setup p99 ms", p?.again.setup.p99, q?.again.setup.p99),
       compare(`${plan.messages} messages → ${listeners}`, "delivery p50 ms", p?.delivery.p50, q?.delivery.p50),
@@ -431,7 +448,9 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       const [mine, floor] = [p?.[which], q?.[which]];
       section.targets.push({
         target: `${plan.size} sockets connect at ≥ ${CONNECTS_PER_S_TARGET}/s (${which === "first" ? FIRST_CONNECTS : RECONNECTS})`,
-        measured: mine ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}` : "not measured",
+        measured: mine
+          ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}${which === "first" && memberFloor ? `; probe whose sockets each reach a member object ${Math.round(memberFloor.connectsPerS)}/s` : ""}`
+          : "not measured",
         met: !!mine && mine.opened === plan.size && mine.connectsPerS >= CONNECTS_PER_S_TARGET,
       });
     }

@@ -270,6 +270,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.closeExpiredSockets(chat);
       chat.replays.turn();
       if (chat.saveAt !== null && chat.saveAt <= Date.now()) chat.save();
+      if (chat.receipts.writeAt !== null && chat.receipts.writeAt <= Date.now()) chat.receipts.writeOpened();
       this.announceOffline(chat);
       for (const userId of chat.typing.expire()) chat.broadcastTyping(userId, false);
       chat.inboxes.flush();
@@ -291,8 +292,11 @@ export class ConversationDO extends DurableObject<Env> {
     const chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
     this.parts = { chat, offers: new OfferDesk(chat, new OfferBook(ctx.storage.sql, () => chat.id)), members: new MembershipDesk(chat) };
     // Receipts sessions outlive a restart only with what they stand for: an open socket, a subscription, an open inbox.
-    const open = new Set([...ctx.getWebSockets().map((ws) => chat.hub.identity(ws)?.session ?? -1), ...chat.subscribers.users.openSessions(), ...chat.inboxWatchers.openSessions()]);
-    chat.receipts.closeAllExcept(open, chat.log.lastSeq);
+    const sockets = ctx.getWebSockets().flatMap((ws) => {
+      const identity = chat.hub.identity(ws);
+      return identity && identity.session !== NO_SESSION ? [{ session: identity.session, userId: identity.userId }] : [];
+    });
+    chat.receipts.restore(sockets, [...chat.subscribers.users.openSessions(), ...chat.inboxWatchers.openSessions()], chat.log.lastSeq);
     // Woken from hibernation: the sockets' expiries are known only from their attachments.
     const expiries = expiredSockets(ctx.getWebSockets(), (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
     this.expirySweepAt = expiries.expired.length > 0 ? Date.now() : expiries.nextAt;
@@ -335,7 +339,7 @@ export class ConversationDO extends DurableObject<Env> {
     // Back within the grace period: nothing was announced, so nothing is announced now. Big
     // groups announce nothing (every connect would cost a frame per open socket).
     const announce = !watcher && hub.socketsOf(actor.id).length === 0 && !chat.pendingOffline.cancel(actor.id) && membership.count <= PRESENCE_GROUP_LIMIT;
-    const session = watcher ? NO_SESSION : receipts.openSession(actor.id, log.lastSeq);
+    const session = watcher ? NO_SESSION : receipts.openSocketSession(actor.id, log.lastSeq);
     hub.accept(server, { userId: actor.id, exp: actor.exp, admin: actor.isAdmin, session, ...(watcher ? { watcher: true as const } : {}) });
     this.expirySweepAt = Math.min(this.expirySweepAt ?? Infinity, actor.exp * 1000 + EXPIRY_SWEEP_DELAY_MS);
     void this.scheduleAlarm();
@@ -460,11 +464,11 @@ export class ConversationDO extends DurableObject<Env> {
     }
   }
 
-  /** One alarm serves write-behind saves, typing expiry, summary retries, follow-up rounds, paced replays and sockets' token expiry: it is set for whichever comes first. */
+  /** One alarm serves write-behind saves (the cursor, socket sessions), typing expiry, summary retries, follow-up rounds, paced replays and sockets' token expiry: it is set for whichever comes first. */
   private async scheduleAlarm(): Promise<void> {
     const chat = this.parts?.chat;
     if (!chat) return;
-    const candidates = [chat.saveAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt, chat.senders.followUpAt, chat.replays.nextAt, this.expirySweepAt].filter((t): t is number => t !== null);
+    const candidates = [chat.saveAt, chat.receipts.writeAt, chat.pendingOffline.nextAt(), chat.typing.nextExpiry(), chat.summary.retryAt, chat.inboxes.followUpAt, chat.senders.followUpAt, chat.replays.nextAt, this.expirySweepAt].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     // Asked often (after sends, rounds, socket changes): storage is asked once per instance.

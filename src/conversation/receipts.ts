@@ -1,5 +1,8 @@
 import type { DeliveryStatus, Message, Receipt } from "../schemas/messages";
 
+/** How long a socket's session may stay in memory only: a burst of connects is written in one commit. */
+export const SESSION_WRITE_DELAY_MS = 1_000;
+
 /**
  * Delivered and read horizons per participant, with the times they passed each message.
  *
@@ -10,11 +13,70 @@ import type { DeliveryStatus, Message, Receipt } from "../schemas/messages";
  * before a user's own message. Unread counts use the same read cursor, so they cannot drift.
  */
 export class Receipts {
+  /**
+   * Socket sessions not written yet (writeOpened), by id. A connect writes nothing: the session
+   * is kept here and written within SESSION_WRITE_DELAY_MS, together with every other opened
+   * meanwhile. Reads count these as open sessions. If the object restarts before the write, a
+   * socket still open resumes its session at the seq it finds (restore); only the delivery of
+   * messages appended in the last moments before a crash can be missed.
+   */
+  private readonly opened = new Map<number, { userId: string; fromSeq: number }>();
+  /** When the sessions in `opened` are due to be written; null when there are none. */
+  writeAt: number | null = null;
+  /** The next session id: ids are never reused (a late close of a gone socket must not close a newer session). */
+  private nextId: number | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
+  /** A session written at once (a subscription, an open inbox: rare, and kept in tables that name it). */
   openSession(userId: string, lastSeq: number): number {
-    return this.sql.exec<{ id: number }>("INSERT INTO sessions (user_id, from_seq) VALUES (?, ?) RETURNING id", userId, lastSeq).one().id;
+    const id = this.allocate();
+    this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, userId, lastSeq);
+    return id;
   }
+
+  /** A socket's session: kept in memory until writeOpened (see `opened`). */
+  openSocketSession(userId: string, lastSeq: number, now = Date.now()): number {
+    const id = this.allocate();
+    this.opened.set(id, { userId, fromSeq: lastSeq });
+    this.writeAt ??= now + SESSION_WRITE_DELAY_MS;
+    return id;
+  }
+
+  /** Writes the sessions opened since the last write, in one commit. */
+  writeOpened(): void {
+    for (const [id, { userId, fromSeq }] of this.opened) this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, userId, fromSeq);
+    this.opened.clear();
+    this.writeAt = null;
+  }
+
+  /**
+   * After a restart: sessions whose sockets, subscriptions or inboxes are gone stop counting as
+   * delivery, and the session of an open socket that was never written starts again at `lastSeq`.
+   */
+  restore(sockets: { session: number; userId: string }[], otherOpen: Iterable<number>, lastSeq: number): void {
+    const written = new Set(this.sql.exec<{ id: number }>("SELECT id FROM sessions WHERE to_seq IS NULL").toArray().map((r) => r.id));
+    const keep = new Set(otherOpen);
+    for (const { session, userId } of sockets) {
+      keep.add(session);
+      this.nextId = Math.max(this.peekNextId(), session + 1);
+      if (written.has(session) || this.opened.has(session)) continue;
+      this.opened.set(session, { userId, fromSeq: lastSeq });
+      this.writeAt ??= Date.now() + SESSION_WRITE_DELAY_MS;
+    }
+    for (const id of written) if (!keep.has(id)) this.closeSession(id, lastSeq);
+  }
+
+  private allocate(): number {
+    this.nextId = this.peekNextId() + 1;
+    return this.nextId - 1;
+  }
+
+  /** The id the next session takes: one past the highest ever written, unless one in memory went further. */
+  private peekNextId(): number {
+    return (this.nextId ??= (this.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'sessions'").toArray()[0]?.seq ?? 0) + 1);
+  }
+
 
   /**
    * A socket's session ends at `lastSeq`. A session is only ever read as the seqs it covers,
@@ -23,6 +85,12 @@ export class Receipts {
    * one per stretch of messages they were online for, however often they reconnect.
    */
   closeSession(id: number, lastSeq: number): void {
+    const opened = this.opened.get(id);
+    if (opened) {
+      this.opened.delete(id);
+      if (lastSeq <= opened.fromSeq) return; // covered nothing: never written at all
+      this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, opened.userId, opened.fromSeq);
+    }
     const row = this.sql.exec<{ user_id: string; from_seq: number }>("SELECT user_id, from_seq FROM sessions WHERE id = ? AND to_seq IS NULL", id).toArray()[0];
     if (!row) return;
     if (lastSeq <= row.from_seq) {
@@ -45,13 +113,6 @@ export class Receipts {
     this.sql.exec("UPDATE sessions SET from_seq = ?, to_seq = ? WHERE id = ?", from, to, id);
   }
 
-  /** After a restart, sessions whose sockets are gone stop counting as delivery. */
-  closeAllExcept(openIds: Set<number>, lastSeq: number): void {
-    for (const { id } of this.sql.exec<{ id: number }>("SELECT id FROM sessions WHERE to_seq IS NULL").toArray()) {
-      if (!openIds.has(id)) this.closeSession(id, lastSeq);
-    }
-  }
-
   deliveredHorizon(userId: string): number {
     return this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM receipt_marks WHERE user_id = ? AND kind = 'delivered'", userId).one().seq ?? 0;
   }
@@ -69,13 +130,14 @@ export class Receipts {
 
   /** Receipts of one message for everyone but its sender. */
   forMessage(message: Message, participantIds: string[]): Receipt[] {
+    const liveUnwritten = new Set([...this.opened.values()].filter((s) => s.fromSeq < message.seq).map((s) => s.userId));
     return participantIds
       .filter((id) => id !== message.sender_id)
       .map((userId) => {
         const readAt = earliest(this.markAt(userId, "read", message.seq), this.ownLaterMessageAt(userId, message.seq));
-        const live = this.sql
-          .exec("SELECT 1 FROM sessions WHERE user_id = ? AND from_seq < ? AND (to_seq IS NULL OR to_seq >= ?) LIMIT 1", userId, message.seq, message.seq)
-          .toArray().length > 0;
+        const live =
+          liveUnwritten.has(userId) ||
+          this.sql.exec("SELECT 1 FROM sessions WHERE user_id = ? AND from_seq < ? AND (to_seq IS NULL OR to_seq >= ?) LIMIT 1", userId, message.seq, message.seq).toArray().length > 0;
         const deliveredAt = earliest(live ? message.created_at : null, this.markAt(userId, "delivered", message.seq), readAt);
         const status = readAt ? "read" : deliveredAt ? "delivered" : "sent";
         return { user_id: userId, status, delivered_at: deliveredAt, read_at: readAt };
@@ -92,7 +154,11 @@ export class Receipts {
       this.sql.exec<{ user_id: string; seq: number }>("SELECT user_id, max(seq) AS seq FROM receipt_marks WHERE kind = 'delivered' GROUP BY user_id").toArray().map((r) => [r.user_id, r.seq]),
     );
     const sessions = new Map<string, { from: number; to: number }[]>();
-    for (const row of this.sql.exec<{ user_id: string; from_seq: number; to_seq: number | null }>("SELECT user_id, from_seq, to_seq FROM sessions")) {
+    const rows = [
+      ...this.sql.exec<{ user_id: string; from_seq: number; to_seq: number | null }>("SELECT user_id, from_seq, to_seq FROM sessions"),
+      ...[...this.opened.values()].map((s) => ({ user_id: s.userId, from_seq: s.fromSeq, to_seq: null })),
+    ];
+    for (const row of rows) {
       const ranges = sessions.get(row.user_id) ?? [];
       ranges.push({ from: row.from_seq, to: row.to_seq ?? Infinity });
       sessions.set(row.user_id, ranges);

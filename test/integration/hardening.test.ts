@@ -1,5 +1,6 @@
+import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { callJson, freshDirect, login, sendRest, signAdminToken } from "../helpers/api";
+import { callJson, freshDirect, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
 import { runInside, stubOf, userStubOf } from "../helpers/objects";
 import { barrier, closeAll, framesOf, open, openInbox, type Frame } from "../helpers/sockets";
 import { eventually, range, sleep } from "../helpers/wait";
@@ -86,6 +87,41 @@ describe("receipt sessions", () => {
       statuses.push(body.receipts.find((r: { user_id: string }) => r.user_id === bob.id).status);
     }
     expect(statuses).toEqual([...range(1, 10).map(() => "delivered"), "sent", "delivered"]);
+  });
+});
+
+describe("socket sessions written behind", () => {
+  const bobsStatus = async (alice: TestUser, id: string, messageId: string) => {
+    const { body } = await callJson(`/api/v1/conversations/${id}/messages/${messageId}/receipts`, { token: alice.token });
+    return body.receipts.find((r: { user_id: string }) => r.user_id !== alice.id).status as string;
+  };
+
+  it("a connect writes no row: a burst's sessions are written together within a second, and count as delivery meanwhile", async () => {
+    const [alice, bob] = await Promise.all([login("behind-alice"), login("behind-bob")]);
+    const id = await freshDirect(alice, bob, "behind");
+    const sockets = await Promise.all(range(1, 5).map(() => open(id, bob)));
+    expect(await sessionRows(id)).toBe(0);
+
+    const sent = await sendRest(alice, id, "before the write");
+    expect(await bobsStatus(alice, id, sent.body.id)).toBe("delivered");
+
+    await eventually(async () => (await sessionRows(id)) === 5, { what: "five session rows", timeoutMs: 3_000 });
+    expect(await bobsStatus(alice, id, sent.body.id)).toBe("delivered");
+    for (const s of sockets) s.close();
+  });
+
+  it("an open socket whose session was never written still counts after its object restarts", async () => {
+    const [alice, bob] = await Promise.all([login("restart-alice"), login("restart-bob")]);
+    const id = await freshDirect(alice, bob, "restart");
+    const before = (await sendRest(alice, id, "before bob connects")).body.id;
+    const s = await open(id, bob);
+    await evictDurableObject(stubOf(id));
+
+    const after = await sendRest(alice, id, "after the restart");
+    await s.next("message.new", (f) => f.message.id === after.body.id);
+    expect(await bobsStatus(alice, id, after.body.id)).toBe("delivered");
+    expect(await bobsStatus(alice, id, before)).toBe("sent");
+    await eventually(async () => (await sessionRows(id)) === 1, { what: "the session written", timeoutMs: 3_000 });
   });
 });
 

@@ -11,7 +11,9 @@
 // and the rest of the product's fields), so the same scenario code drives both. What a client
 // coming back needs, for the soak: `sync {after_seq}` answers the messages after it in
 // `sync.batch` frames of 100, then `sync.done {last_seq}`; GET /rooms/{room}/messages answers
-// the room's newest 50 messages (a REST read).
+// the room's newest 50 messages (a REST read). A socket opened with `&member_object=1` also
+// calls its user's own object once (a fetch that does nothing; not awaited): what one object per
+// user, such as the product's presence, costs a connect — first of all the runtime creating it.
 //
 // Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
 // Workers APIs used are declared here rather than taken from @cloudflare/workers-types.
@@ -45,6 +47,7 @@ interface RoomNamespace {
 
 interface Env {
   ROOMS: RoomNamespace;
+  MEMBERS: RoomNamespace;
 }
 
 interface Identity {
@@ -117,8 +120,11 @@ export class Room {
   private readonly sql: SqlStorage;
   private seq: number;
 
-  constructor(ctx: DurableObjectState, _env: Env) {
+  private readonly env: Env;
+
+  constructor(ctx: DurableObjectState, env: Env) {
     this.ctx = ctx;
+    this.env = env;
     this.sql = ctx.storage.sql;
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sender_id TEXT, client_id TEXT, content TEXT, created_at TEXT NOT NULL)",
@@ -134,6 +140,11 @@ export class Room {
     const server = pair[1];
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(identity);
+    if (url.searchParams.get("member_object") === "1") {
+      this.env.MEMBERS.get(this.env.MEMBERS.idFromName(identity.user))
+        .fetch(new Request("http://member/online"))
+        .catch(() => undefined);
+    }
     server.send(JSON.stringify({ type: "hello", conversation_id: identity.room, user_id: identity.user, last_seq: this.seq }));
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
   }
@@ -205,5 +216,12 @@ export class Room {
 
   webSocketError(): void {
     // the runtime closes the socket
+  }
+}
+
+/** A user's own object: exists, answers, keeps nothing. */
+export class Member {
+  fetch(): Response {
+    return new Response(null, { status: 204 });
   }
 }
