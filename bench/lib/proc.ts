@@ -66,6 +66,23 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/**
+ * Waits until `pid` has used less than `busyShare` of one core over a `windowMs` window (work
+ * still trailing earlier steps has drained), at most `limitMs`; returns how long it waited.
+ */
+export async function waitUntilQuiet(pid: number | null, limitMs: number, windowMs = 250, busyShare = 0.05): Promise<{ waitedMs: number; quiet: boolean }> {
+  const started = performance.now();
+  if (pid === null) return { waitedMs: 0, quiet: false };
+  for (;;) {
+    const before = readStat(pid)?.cpuSeconds ?? NaN;
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const used = (readStat(pid)?.cpuSeconds ?? NaN) - before;
+    const waitedMs = Math.round(performance.now() - started);
+    if (!(used >= busyShare * (windowMs / 1000))) return { waitedMs, quiet: true };
+    if (waitedMs >= limitMs) return { waitedMs, quiet: false };
+  }
+}
+
 export interface RuntimeProcesses {
   /** The workerd that runs the Worker and its Durable Objects (started with an inspector address). */
   runtime: number | null;

@@ -16,6 +16,7 @@ import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.t
 import { round, roundSummary, Samples, summarize, type Summary } from "../lib/stats.ts";
 import { startTarget, suffix, targetKinds, type Target, type TargetKind } from "../lib/target.ts";
 import { log, mapLimit, sleep, until } from "../lib/util.ts";
+import { waitUntilQuiet } from "../lib/proc.ts";
 
 /** Targets of the issue. */
 const ADD_RATIO_TARGET = 1.5;
@@ -41,6 +42,9 @@ const FIRST_WITH_MEMBER_OBJECTS = "first sockets + member objects";
  * timed with the disconnects' work.
  */
 const RECONNECT_AFTER_MS = 10_000;
+
+/** At most this long the messages wait for the runtime to be quiet after the connects. */
+const SETTLE_LIMIT_MS = 15_000;
 
 interface Plan {
   scenario: "groups" | "groups10k";
@@ -203,6 +207,11 @@ async function online(ctx: Context, section: Section, target: Target, plan: Plan
     await sleep(RECONNECT_AFTER_MS);
     const again = await connectRound(ctx, section, target, RECONNECTS, listenerUrls, sockets, rows.connect);
     const { slots, opened } = again;
+
+    // The connects leave work behind (user objects reporting presence, sessions written behind):
+    // the messages are timed once it has drained, so they measure a message, not that tail.
+    const settled = await waitUntilQuiet(target.server.processes.runtime, SETTLE_LIMIT_MS);
+    log(`groups (${kind}): runtime ${settled.quiet ? "quiet" : "still busy"} after ${settled.waitedMs} ms`);
 
     // Messages: one at a time from the sender, the next once the previous reached every socket and
     // was acked (or after DELIVERY_WAIT_MS); a delivery after that wait still counts (as late), and

@@ -12,8 +12,8 @@
 // coming back needs, for the soak: `sync {after_seq}` answers the messages after it in
 // `sync.batch` frames of 100, then `sync.done {last_seq}`; GET /rooms/{room}/messages answers
 // the room's newest 50 messages (a REST read). A socket opened with `&member_object=1` also
-// calls its user's own object once (a fetch that does nothing; not awaited): what one object per
-// user, such as the product's presence, costs a connect — first of all the runtime creating it.
+// calls its user's own object once (not awaited), which stores one row: what one object per user,
+// such as the product's presence, costs a connect — first of all the runtime creating it and its storage.
 //
 // Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
 // Workers APIs used are declared here rather than taken from @cloudflare/workers-types.
@@ -219,9 +219,20 @@ export class Room {
   }
 }
 
-/** A user's own object: exists, answers, keeps nothing. */
+/**
+ * A user's own object: records that the user has a socket open (one row), the least a presence
+ * that outlives the object's eviction must store; the first call creates its storage.
+ */
 export class Member {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState) {
+    this.sql = ctx.storage.sql;
+  }
+
   fetch(): Response {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS sockets (id INTEGER PRIMARY KEY, open INTEGER NOT NULL)");
+    this.sql.exec("INSERT INTO sockets (id, open) VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET open = open + 1");
     return new Response(null, { status: 204 });
   }
 }
