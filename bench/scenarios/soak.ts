@@ -381,10 +381,12 @@ function report(section: Section, minutes: number, runs: Run[]): void {
     return `${r.settledFrom.runtime_kib} → ${last.runtime_kib} KiB (${(r.growth * 100).toFixed(1)} %), slope ${round(r.slopeKiBPerMin / 1024, 1)} MiB/min; JS heap ${r.settledFrom.heap_kib ?? "?"} → ${last.heap_kib ?? "?"} KiB; proxy ${r.settledFrom.proxy_kib} → ${last.proxy_kib} KiB`;
   };
   for (const r of runs) {
+    // The probe has no idempotency: a resend under the same client_id is stored again, by design.
+    const idempotent = r.kind === "product";
     section.targets.push({
-      target: `soak${suffix(r.kind)}: nothing lost, nothing duplicated, every send acked`,
-      measured: `lost ${r.lost}, duplicate messages ${r.counters.idempotencyViolations}, out of order ${r.counters.backwards}, unacked ${r.unacked}, stored ${r.stored} of ${r.sent} sent`,
-      met: r.lost === 0 && r.counters.idempotencyViolations === 0 && r.counters.backwards === 0 && r.unacked === 0 && r.stored === r.sent,
+      target: `soak${suffix(r.kind)}: nothing lost${idempotent ? ", nothing duplicated" : ""}, every send acked`,
+      measured: `lost ${r.lost}, duplicate messages ${r.counters.idempotencyViolations}${idempotent ? "" : " (resends stored again: the probe has no idempotency)"}, out of order ${r.counters.backwards}, unacked ${r.unacked}, stored ${r.stored} of ${r.sent} sent`,
+      met: r.lost === 0 && r.counters.backwards === 0 && r.unacked === 0 && (idempotent ? r.counters.idempotencyViolations === 0 && r.stored === r.sent : r.stored >= r.sent),
     });
   }
   const [mine, floor] = [runs.find((r) => r.kind === "product"), runs.find((r) => r.kind === "probe")];

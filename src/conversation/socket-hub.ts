@@ -22,6 +22,13 @@ export class SocketHub {
   framesSent = 0;
   /** The runtime's socket list, read once per synchronous turn (a message reads it for who is online and again to broadcast). */
   private current: WebSocket[] | null = null;
+  /**
+   * Users who may have an open socket here: read from the runtime's list once per wake-up, added
+   * to on accept, and pruned when a look (by tag) finds none of theirs open. Naming who is online
+   * then costs a look per user named, not a pass over every socket (a connect to a big group
+   * names a bounded few).
+   */
+  private maybeOnline: Set<string> | null = null;
 
   /** `relay` passes every broadcast on to the inbox sockets subscribed here (but those of `exceptUserId`). */
   constructor(
@@ -34,6 +41,7 @@ export class SocketHub {
     this.ctx.acceptWebSocket(ws, [identity.userId]);
     ws.serializeAttachment(identity);
     this.identities.set(ws, identity);
+    this.maybeOnline?.add(identity.userId);
   }
 
   identity(ws: WebSocket): SocketIdentity | null {
@@ -49,16 +57,23 @@ export class SocketHub {
     return this.ctx.getWebSockets(userId).filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
   }
 
+  /** Every user with an open socket (but `except`): one pass over the sockets, which a broadcast in the same turn reads anyway. */
   onlineUsers(except?: WebSocket): Set<string> {
-    return new Set(this.onlineUserIds(except));
-  }
-
-  /** The users of the open sockets, one per socket (so repeated), read lazily: a caller that needs only a few stops early. */
-  *onlineUserIds(except?: WebSocket): Generator<string> {
+    const users = new Set<string>();
     for (const ws of this.sockets()) {
       if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
       const identity = this.identity(ws);
-      if (identity) yield identity.userId;
+      if (identity) users.add(identity.userId);
+    }
+    return users;
+  }
+
+  /** The users with an open socket, each once, read lazily (see maybeOnline): a caller that needs only a few stops early. */
+  *onlineUserIds(): Generator<string> {
+    this.maybeOnline ??= new Set(this.sockets().flatMap((ws) => this.identity(ws)?.userId ?? []));
+    for (const userId of this.maybeOnline) {
+      if (this.socketsOf(userId).length > 0) yield userId;
+      else this.maybeOnline.delete(userId);
     }
   }
 
