@@ -26,7 +26,7 @@ export class SocketHub {
    * Users who may have an open socket here: read from the runtime's list once per wake-up, added
    * to on accept, and pruned when a look (by tag) finds none of theirs open. Naming who is online
    * then costs a look per user named, not a pass over every socket (a connect to a big group
-   * names a bounded few).
+   * names at most the 100 it lists).
    */
   private maybeOnline: Set<string> | null = null;
 
