@@ -20,7 +20,12 @@ export class SocketHub {
 
   /** Frames handed to the runtime, for the cost report. */
   framesSent = 0;
-  /** The runtime's socket list, read once per synchronous turn (a message reads it for who is online and again to broadcast). */
+  /**
+   * The runtime's socket list, read again only after a socket was accepted or has gone (reading
+   * it builds an array of every socket; a message needs it for who is online and to broadcast).
+   * A socket closing meanwhile may still be listed, as in the runtime's own list until its close
+   * arrives: sends to it are caught, and who is online checks each socket's state.
+   */
   private current: WebSocket[] | null = null;
   /**
    * Users who may have an open socket here: read from the runtime's list once per wake-up, added
@@ -104,12 +109,13 @@ export class SocketHub {
     this.relay(text, userId);
   }
 
+  /** A socket closed or failed (its handler ran): the list is read again when next needed. */
+  gone(): void {
+    this.current = null;
+  }
+
   private sockets(): WebSocket[] {
-    if (!this.current) {
-      this.current = this.ctx.getWebSockets();
-      queueMicrotask(() => (this.current = null));
-    }
-    return this.current;
+    return (this.current ??= this.ctx.getWebSockets());
   }
 
   closeUser(userId: string, code: number, reason: string): void {

@@ -99,6 +99,30 @@ describe("a message costs work for who is online", () => {
   });
 });
 
+describe("a socket that has gone", () => {
+  it("leaves the object's socket list once its close is handled, and a message costs a frame for each socket still open", async () => {
+    const [alice, bob, carol] = await Promise.all([login("gone-alice"), login("gone-bob"), login("gone-carol")]);
+    const id = await group(alice, [bob, carol]);
+    const admin = await signAdminToken(alice);
+    const [b, c] = await Promise.all([open(id, bob), open(id, carol)]);
+    const first = await sendRest(alice, id, "to both");
+    await Promise.all([b, c].map((s) => s.next("message.new", (f) => f.message.id === first.body.id)));
+
+    c.close();
+    await c.waitClosed();
+    // Carol announced offline (after the 300 ms grace) means her close was handled.
+    await b.next("presence", (f) => f.user_id === carol.id && f.online === false);
+    const before = await costs(admin, id);
+    const second = await sendRest(alice, id, "to bob only");
+    await b.next("message.new", (f) => f.message.id === second.body.id);
+    expect((await costs(admin, id)).frames_sent - before.frames_sent).toBe(1);
+    // The list a broadcast walks (kept between messages) no longer holds her socket.
+    type Hub = { sockets(): WebSocket[] };
+    const listed = await runInside(stubOf(id), (instance) => ((instance.parts as { chat: { hub: unknown } }).chat.hub as Hub).sockets().length);
+    expect(listed).toBe(1);
+  });
+});
+
 describe("a busy conversation's summary", () => {
   it("goes through the queue about once per 100 ms, not once per message, and the list still ends on the last message", async () => {
     const [sender, reader] = await Promise.all([login("busy-sender"), login("busy-reader")]);
