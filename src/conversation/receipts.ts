@@ -36,10 +36,10 @@ export class Receipts {
   }
 
   /** A socket's session: kept in memory until writeOpened (see `opened`). */
-  openSocketSession(userId: string, lastSeq: number, now = Date.now()): number {
+  openSocketSession(userId: string, lastSeq: number): number {
     const id = this.allocate();
     this.opened.set(id, { userId, fromSeq: lastSeq });
-    this.writeAt ??= now + SESSION_WRITE_DELAY_MS;
+    this.writeAt ??= Date.now() + SESSION_WRITE_DELAY_MS;
     return id;
   }
 
@@ -76,7 +76,6 @@ export class Receipts {
   private peekNextId(): number {
     return (this.nextId ??= (this.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'sessions'").toArray()[0]?.seq ?? 0) + 1);
   }
-
 
   /**
    * A socket's session ends at `lastSeq`. A session is only ever read as the seqs it covers,

@@ -62,7 +62,7 @@ export class SocketHub {
     return this.ctx.getWebSockets(userId).filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
   }
 
-  /** Every user with an open socket (but `except`): one pass over the sockets, which a broadcast in the same turn reads anyway. */
+  /** Every user with an open socket (but `except`): one pass over the socket list, which a broadcast walks anyway. */
   onlineUsers(except?: WebSocket): Set<string> {
     const users = new Set<string>();
     for (const ws of this.sockets()) {
