@@ -31,21 +31,20 @@ export class Receipts {
   /** A session written at once (a subscription, an open inbox: rare, and kept in tables that name it). */
   openSession(userId: string, lastSeq: number): number {
     const id = this.allocate();
-    this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, userId, lastSeq);
+    this.write(id, userId, lastSeq);
     return id;
   }
 
   /** A socket's session: kept in memory until writeOpened (see `opened`). */
   openSocketSession(userId: string, lastSeq: number): number {
     const id = this.allocate();
-    this.opened.set(id, { userId, fromSeq: lastSeq });
-    this.writeAt ??= Date.now() + SESSION_WRITE_DELAY_MS;
+    this.keepUnwritten(id, userId, lastSeq);
     return id;
   }
 
   /** Writes the sessions opened since the last write, in one commit. */
   writeOpened(): void {
-    for (const [id, { userId, fromSeq }] of this.opened) this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, userId, fromSeq);
+    for (const [id, { userId, fromSeq }] of this.opened) this.write(id, userId, fromSeq);
     this.opened.clear();
     this.writeAt = null;
   }
@@ -60,11 +59,18 @@ export class Receipts {
     for (const { session, userId } of sockets) {
       keep.add(session);
       this.nextId = Math.max(this.peekNextId(), session + 1);
-      if (written.has(session) || this.opened.has(session)) continue;
-      this.opened.set(session, { userId, fromSeq: lastSeq });
-      this.writeAt ??= Date.now() + SESSION_WRITE_DELAY_MS;
+      if (!written.has(session) && !this.opened.has(session)) this.keepUnwritten(session, userId, lastSeq);
     }
     for (const id of written) if (!keep.has(id)) this.closeSession(id, lastSeq);
+  }
+
+  private keepUnwritten(id: number, userId: string, fromSeq: number): void {
+    this.opened.set(id, { userId, fromSeq });
+    this.writeAt ??= Date.now() + SESSION_WRITE_DELAY_MS;
+  }
+
+  private write(id: number, userId: string, fromSeq: number): void {
+    this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, userId, fromSeq);
   }
 
   private allocate(): number {
@@ -88,7 +94,7 @@ export class Receipts {
     if (opened) {
       this.opened.delete(id);
       if (lastSeq <= opened.fromSeq) return; // covered nothing: never written at all
-      this.sql.exec("INSERT INTO sessions (id, user_id, from_seq) VALUES (?, ?, ?)", id, opened.userId, opened.fromSeq);
+      this.write(id, opened.userId, opened.fromSeq);
     }
     const row = this.sql.exec<{ user_id: string; from_seq: number }>("SELECT user_id, from_seq FROM sessions WHERE id = ? AND to_seq IS NULL", id).toArray()[0];
     if (!row) return;
