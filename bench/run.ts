@@ -1,13 +1,13 @@
 // `npm run bench`: starts the Worker locally (wrangler dev, fresh D1 per scenario), runs each
 // scenario against it over 127.0.0.1, prints tables and writes bench/results/<timestamp>.json.
 // Options: `npm run bench -- --help`.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, platform, release, totalmem } from "node:os";
+import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { OptionError, parseOptions, usage, type Options, type ScenarioName } from "./lib/options.ts";
 import { newSection, renderTable, type CostRow, type Section, type Table } from "./lib/report.ts";
 import type { Context } from "./lib/scenario.ts";
-import { stopAllServers, useLocalObservability, useSourceRoot } from "./lib/server.ts";
+import { stopAllServers, useLocalObservability, useSourceRoot, useStateParent } from "./lib/server.ts";
 import { liveTree, takeSnapshot, type Snapshot } from "./lib/snapshot.ts";
 import { log, withTimeout } from "./lib/util.ts";
 import { connections } from "./scenarios/connections.ts";
@@ -23,6 +23,22 @@ import { throughput } from "./scenarios/throughput.ts";
 import { webhooks } from "./scenarios/webhooks.ts";
 
 const ROOT = join(import.meta.dirname, "..");
+/**
+ * The local runtime keeps every Durable Object in its own SQLite files: on a disk, creating them
+ * (each member's first socket creates their user object) and syncing the log is mostly the file
+ * system's time, and it varies with the disk's state. A RAM disk leaves the runtime's own work.
+ */
+const RAM_DISK = "/dev/shm";
+
+function defaultStateDir(): string {
+  try {
+    accessSync(RAM_DISK, constants.W_OK);
+    return statSync(RAM_DISK).isDirectory() ? RAM_DISK : tmpdir();
+  } catch {
+    return tmpdir();
+  }
+}
+
 const RESULTS = join(import.meta.dirname, "results");
 
 const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, "inbox-fanout": inboxFanout, webhooks, groups10k, soak, "soak-churn": soakChurn };
@@ -117,6 +133,8 @@ async function main(): Promise<number> {
   snapshot = tree;
   useSourceRoot(tree.root);
   useLocalObservability(opts.localObservability);
+  const stateDir = opts.stateDir ?? defaultStateDir();
+  useStateParent(stateDir);
   const host = machine(tree);
   const started = new Date();
   const sections: Section[] = [];
@@ -126,6 +144,7 @@ async function main(): Promise<number> {
   print(`node ${host.node}, wrangler ${host.wrangler}, workerd ${host.workerd}, commit ${host.commit}${host.uncommitted_changes ? " + uncommitted changes" : ""}, served from ${host.served_from}`);
   print(`scenarios: ${opts.scenarios.join(", ")}${opts.profile ? " (profiled: numbers are slower than unprofiled runs)" : ""}`);
   print(`wrangler dev's local observability: ${opts.localObservability ? "on (every invocation traced into the runtime)" : "off"}`);
+  print(`servers' local state (objects' SQLite files, D1, R2) in ${stateDir}${stateDir === RAM_DISK ? " (RAM)" : ""}`);
   print("");
 
   const save = () =>

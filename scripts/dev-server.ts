@@ -30,6 +30,12 @@ export interface DevServerOptions {
    * memory for as long as it runs. Deployed Workers trace elsewhere, and only when configured.
    */
   localObservability?: boolean;
+  /**
+   * The folder the state directory (D1, R2, Durable Objects) is made in; default the OS's temp
+   * folder. The benchmarks use a RAM disk: the local runtime keeps each object in its own SQLite
+   * files, and on a disk their creation and syncs are the file system's time, not the Worker's.
+   */
+  stateParent?: string;
 }
 
 const ROOT = join(import.meta.dirname, "..");
@@ -49,7 +55,7 @@ async function freePort(): Promise<number> {
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  const persist = mkdtempSync(join(tmpdir(), "edge-chat-"));
+  const persist = mkdtempSync(join(options.stateParent ?? tmpdir(), "edge-chat-"));
   const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
     cwd: ROOT,
     env: WRANGLER_ENV,
@@ -74,7 +80,7 @@ export interface LaunchOptions extends DevServerOptions {
  * the whole process group (wrangler and its workerd) and removes the state.
  */
 export async function launchWranglerDev(options: LaunchOptions): Promise<DevServer> {
-  const persist = options.persist ?? mkdtempSync(join(tmpdir(), "edge-chat-"));
+  const persist = options.persist ?? mkdtempSync(join(options.stateParent ?? tmpdir(), "edge-chat-"));
   const port = await freePort();
   const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const config = options.config ? ["--config", options.config] : [];

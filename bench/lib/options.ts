@@ -76,6 +76,8 @@ export interface Options {
   profile: boolean;
   /** keep wrangler dev's local observability on (see scripts/dev-server.ts) */
   localObservability: boolean;
+  /** the folder servers keep their local state in; null = a RAM disk (/dev/shm) when there is one, else the temp folder */
+  stateDir: string | null;
   /** print wrangler's output */
   verbose: boolean;
   /** run the working tree instead of a snapshot of it (edits during the run restart the runtime) */
@@ -117,6 +119,7 @@ export const DEFAULTS: Options = {
   contentLength: 64,
   profile: false,
   localObservability: false,
+  stateDir: null,
   verbose: false,
   live: false,
   out: null,
@@ -160,6 +163,7 @@ const SPECS: Record<string, Spec> = {
   "content-length": { key: "contentLength", kind: "int", min: 1, max: 1000, help: "characters per message (default 64)" },
   profile: { key: "profile", kind: "flag", help: "CPU-profile the Worker isolate during measured phases (slower; see README)" },
   "local-observability": { key: "localObservability", kind: "flag", help: "keep wrangler dev's local observability on in every server, product and probe (off by default: it traces every invocation into the runtime, costing CPU and growing its memory)" },
+  "state-dir": { key: "stateDir", kind: "string", help: "folder for the servers' local state (D1, R2, objects' SQLite files); default /dev/shm when it exists (RAM), else the temp folder" },
   verbose: { key: "verbose", kind: "flag", help: "print wrangler's output" },
   live: { key: "live", kind: "flag", help: "serve the working tree instead of a snapshot taken at start (edits then restart the runtime mid-run)" },
   out: { key: "out", kind: "string", help: "JSON results file (default bench/results/<timestamp>.json)" },

@@ -2,11 +2,10 @@
 // `wrangler dev`, started by the same launcher as the product (scripts/dev-server.ts) — minus
 // the D1 migrations and development variables it does not have.
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchWranglerDev, type DevServer } from "../../scripts/dev-server.ts";
 import { findRuntime, type RuntimeProcesses } from "./proc.ts";
-import { keepsLocalObservability, track } from "./server.ts";
+import { keepsLocalObservability, stateParent, track } from "./server.ts";
 import { PROJECT_ROOT } from "./snapshot.ts";
 import { log } from "./util.ts";
 
@@ -21,7 +20,7 @@ export interface ProbeServer extends DevServer {
 /** Starts the probe and waits (bounded) for /health; stopped by stop() or stopAllServers(). */
 export async function startProbeServer(verbose = false, timeoutSeconds = 90): Promise<ProbeServer> {
   const started = performance.now();
-  const dev = await launchWranglerDev({ cwd: PROBE_ROOT, config: join(PROBE_ROOT, "wrangler.toml"), persist: mkdtempSync(join(tmpdir(), "edge-chat-probe-")), verbose, timeoutSeconds, localObservability: keepsLocalObservability() });
+  const dev = await launchWranglerDev({ cwd: PROBE_ROOT, config: join(PROBE_ROOT, "wrangler.toml"), persist: mkdtempSync(join(stateParent(), "edge-chat-probe-")), verbose, timeoutSeconds, localObservability: keepsLocalObservability() });
   const server = track({ ...dev, root: PROBE_ROOT, processes: findRuntime(dev.pid, dev.port) });
   log(`probe ${server.url} up in ${((performance.now() - started) / 1000).toFixed(1)} s (runtime workerd pid ${server.processes.runtime}, proxy workerd pid ${server.processes.proxy})`);
   return server;

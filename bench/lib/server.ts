@@ -1,5 +1,6 @@
 // A fresh local server per scenario (wrangler dev with a migrated temp D1), limits lifted, an
 // admin for the cost counters, and the runtime's processes located for memory and CPU.
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { DevServer, DevServerOptions } from "../../scripts/dev-server.ts";
@@ -47,6 +48,17 @@ export function keepsLocalObservability(): boolean {
   return localObservability;
 }
 
+/** Where servers (product and probe) keep their local state; set once by run.ts (see Options.stateDir). */
+let stateFolder = tmpdir();
+
+export function useStateParent(folder: string): void {
+  stateFolder = folder;
+}
+
+export function stateParent(): string {
+  return stateFolder;
+}
+
 /** scripts/dev-server.ts of the source tree: it builds and runs the Worker of the tree it sits in. */
 async function launcher(): Promise<(options: DevServerOptions) => Promise<DevServer>> {
   const module = (await import(pathToFileURL(join(sourceRoot, "scripts", "dev-server.ts")).href)) as { startDevServer: (o: DevServerOptions) => Promise<DevServer> };
@@ -81,6 +93,7 @@ export async function startBenchServer(extraVars: Record<string, string | number
     timeoutSeconds: 90,
     verbose,
     localObservability,
+    stateParent: stateFolder,
   });
   track(server);
   try {

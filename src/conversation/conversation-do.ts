@@ -427,7 +427,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   private onSocketGone(ws: WebSocket): void {
     const chat = this.parts?.chat;
-    chat?.hub.gone();
+    chat?.hub.gone(ws);
     const identity = chat?.hub.identity(ws);
     if (!chat || !identity) return;
     const { hub, receipts, log, typing } = chat;

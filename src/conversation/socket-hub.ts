@@ -28,12 +28,13 @@ export class SocketHub {
    */
   private current: WebSocket[] | null = null;
   /**
-   * Users who may have an open socket here: read from the runtime's list once per wake-up, added
-   * to on accept, and pruned when a look (by tag) finds none of theirs open. Naming who is online
-   * then costs a look per user named, not a pass over every socket (a connect to a big group
-   * names at most the 100 it lists).
+   * Each user's sockets here: read from the runtime's list once per wake-up, then kept by accept
+   * and gone. Who is online, and a user's open sockets, are read from it without asking the
+   * runtime (each ask builds an array of handles): a connect to a big group names up to 100
+   * online people, a message needs everyone online. A socket closing meanwhile may still be
+   * held, so each use checks its state, and a user with none open is dropped when met.
    */
-  private maybeOnline: Set<string> | null = null;
+  private byUser: Map<string, Set<WebSocket>> | null = null;
 
   /** `relay` passes every broadcast on to the inbox sockets subscribed here (but those of `exceptUserId`). */
   constructor(
@@ -46,7 +47,7 @@ export class SocketHub {
     this.ctx.acceptWebSocket(ws, [identity.userId]);
     ws.serializeAttachment(identity);
     this.identities.set(ws, identity);
-    this.maybeOnline?.add(identity.userId);
+    if (this.byUser) addTo(this.byUser, identity.userId, ws);
   }
 
   identity(ws: WebSocket): SocketIdentity | null {
@@ -59,26 +60,20 @@ export class SocketHub {
   }
 
   socketsOf(userId: string, except?: WebSocket): WebSocket[] {
-    return this.ctx.getWebSockets(userId).filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+    return [...(this.users().get(userId) ?? [])].filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
   }
 
-  /** Every user with an open socket (but `except`): one pass over the socket list, which a broadcast walks anyway. */
-  onlineUsers(except?: WebSocket): Set<string> {
-    const users = new Set<string>();
-    for (const ws of this.sockets()) {
-      if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
-      const identity = this.identity(ws);
-      if (identity) users.add(identity.userId);
-    }
-    return users;
+  /** Every user with an open socket. */
+  onlineUsers(): Set<string> {
+    return new Set(this.onlineUserIds());
   }
 
-  /** The users with an open socket, each once, read lazily (see maybeOnline): a caller that needs only a few stops early. */
+  /** The users with an open socket, each once, in the order they came: a caller that needs only a few stops early. */
   *onlineUserIds(): Generator<string> {
-    this.maybeOnline ??= new Set(this.sockets().flatMap((ws) => this.identity(ws)?.userId ?? []));
-    for (const userId of this.maybeOnline) {
-      if (this.socketsOf(userId).length > 0) yield userId;
-      else this.maybeOnline.delete(userId);
+    const users = this.users();
+    for (const [userId, sockets] of users) {
+      if (hasOpen(sockets)) yield userId;
+      else users.delete(userId);
     }
   }
 
@@ -110,15 +105,41 @@ export class SocketHub {
   }
 
   /** A socket closed or failed (its handler ran): the list is read again when next needed. */
-  gone(): void {
+  gone(ws: WebSocket): void {
     this.current = null;
+    const userId = this.identity(ws)?.userId;
+    const sockets = userId === undefined ? undefined : this.byUser?.get(userId);
+    sockets?.delete(ws);
+    if (sockets?.size === 0) this.byUser?.delete(userId!);
   }
 
   private sockets(): WebSocket[] {
     return (this.current ??= this.ctx.getWebSockets());
   }
 
+  private users(): Map<string, Set<WebSocket>> {
+    if (!this.byUser) {
+      this.byUser = new Map();
+      for (const ws of this.sockets()) {
+        const identity = this.identity(ws);
+        if (identity) addTo(this.byUser, identity.userId, ws);
+      }
+    }
+    return this.byUser;
+  }
+
   closeUser(userId: string, code: number, reason: string): void {
     for (const ws of this.ctx.getWebSockets(userId)) closeQuietly(ws, code, reason);
   }
+}
+
+function addTo(byUser: Map<string, Set<WebSocket>>, userId: string, ws: WebSocket): void {
+  const sockets = byUser.get(userId);
+  if (sockets) sockets.add(ws);
+  else byUser.set(userId, new Set([ws]));
+}
+
+function hasOpen(sockets: Set<WebSocket>): boolean {
+  for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) return true;
+  return false;
 }
