@@ -136,10 +136,11 @@ export class Receipts {
   /** Receipts of one message for everyone but its sender. */
   forMessage(message: Message, participantIds: string[]): Receipt[] {
     const liveUnwritten = new Set([...this.opened.values()].filter((s) => s.fromSeq < message.seq).map((s) => s.userId));
+    const sentLater = this.firstSentAfter(message.seq);
     return participantIds
       .filter((id) => id !== message.sender_id)
       .map((userId) => {
-        const readAt = earliest(this.markAt(userId, "read", message.seq), this.ownLaterMessageAt(userId, message.seq));
+        const readAt = earliest(this.markAt(userId, "read", message.seq), sentLater.get(userId) ?? null);
         const live =
           liveUnwritten.has(userId) ||
           this.sql.exec("SELECT 1 FROM sessions WHERE user_id = ? AND from_seq < ? AND (to_seq IS NULL OR to_seq >= ?) LIMIT 1", userId, message.seq, message.seq).toArray().length > 0;
@@ -185,10 +186,17 @@ export class Receipts {
       .one().at;
   }
 
-  private ownLaterMessageAt(userId: string, seq: number): string | null {
-    return this.sql
-      .exec<{ at: string | null }>("SELECT min(created_at) AS at FROM messages WHERE sender_id = ? AND seq > ?", userId, seq)
-      .one().at;
+  /**
+   * When each sender first sent after `seq` (sending reads everything before it). One pass over
+   * the later messages, in seq order: messages have no index by sender, which every send would
+   * write, for this rare question.
+   */
+  private firstSentAfter(seq: number): Map<string, string> {
+    const rows = this.sql.exec<{ sender_id: string; at: string }>(
+      "SELECT sender_id, min(created_at) AS at FROM messages WHERE seq > ? AND sender_id IS NOT NULL GROUP BY sender_id",
+      seq,
+    );
+    return new Map([...rows].map((r) => [r.sender_id, r.at]));
   }
 }
 

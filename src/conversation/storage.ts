@@ -115,6 +115,9 @@ const MIGRATIONS: string[] = [
   // few segment rows, and it happens off the send path. Existing objects start unindexed and
   // are caught up by their first search.
   `CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2');`,
+  // Every send wrote this index; what read it (when someone first sent after a message, for its
+  // receipts) reads the later messages in seq order instead (receipts.ts).
+  `DROP INDEX IF EXISTS messages_sender_seq;`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */
