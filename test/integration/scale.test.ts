@@ -100,7 +100,7 @@ describe("a message costs work for who is online", () => {
 });
 
 describe("a socket that has gone", () => {
-  it("leaves the object's socket list once its close is handled, and a message costs a frame for each socket still open", async () => {
+  it("leaves the object's socket list and its record of who is online once its close is handled, and a message costs a frame for each socket still open", async () => {
     const [alice, bob, carol] = await Promise.all([login("gone-alice"), login("gone-bob"), login("gone-carol")]);
     const id = await group(alice, [bob, carol]);
     const admin = await signAdminToken(alice);
@@ -114,12 +114,17 @@ describe("a socket that has gone", () => {
     await b.next("presence", (f) => f.user_id === carol.id && f.online === false);
     const before = await costs(admin, id);
     const second = await sendRest(alice, id, "to bob only");
-    await b.next("message.new", (f) => f.message.id === second.body.id);
+    const delivered = await b.next("message.new", (f) => f.message.id === second.body.id);
     expect((await costs(admin, id)).frames_sent - before.frames_sent).toBe(1);
+    expect(delivered.delivered_to).toEqual([bob.id]);
     // The list a broadcast walks (kept between messages) no longer holds her socket.
     type Hub = { sockets(): WebSocket[] };
     const listed = await runInside(stubOf(id), (instance) => ((instance.parts as { chat: { hub: unknown } }).chat.hub as Hub).sockets().length);
     expect(listed).toBe(1);
+    // Nor is she named online to someone who connects now.
+    const a = await open(id, alice);
+    const online = Object.fromEntries(a.of("hello")[0]!.participants.map((p: { id: string; online: boolean }) => [p.id, p.online]));
+    expect(online).toEqual({ [alice.id]: true, [bob.id]: true, [carol.id]: false });
   });
 });
 
