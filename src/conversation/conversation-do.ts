@@ -292,13 +292,14 @@ export class ConversationDO extends DurableObject<Env> {
     const chat = new Conversation(ctx, env, readConfig(env), () => void this.scheduleAlarm());
     this.parts = { chat, offers: new OfferDesk(chat, new OfferBook(ctx.storage.sql, () => chat.id)), members: new MembershipDesk(chat) };
     // Receipts sessions outlive a restart only with what they stand for: an open socket, a subscription, an open inbox.
-    const sockets = ctx.getWebSockets().flatMap((ws) => {
+    const accepted = ctx.getWebSockets();
+    const sockets = accepted.flatMap((ws) => {
       const identity = chat.hub.identity(ws);
       return identity && identity.session !== NO_SESSION ? [{ session: identity.session, userId: identity.userId }] : [];
     });
     chat.receipts.restore(sockets, [...chat.subscribers.users.openSessions(), ...chat.inboxWatchers.openSessions()], chat.log.lastSeq);
     // Woken from hibernation: the sockets' expiries are known only from their attachments.
-    const expiries = expiredSockets(ctx.getWebSockets(), (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
+    const expiries = expiredSockets(accepted, (ws) => chat.hub.identity(ws)?.exp ?? null, Date.now());
     this.expirySweepAt = expiries.expired.length > 0 ? Date.now() : expiries.nextAt;
     if (chat.summary.pending) void chat.summary.kick();
     void this.scheduleAlarm(); // for anything the parts asked for while being built (a recovered cursor to save)
