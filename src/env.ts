@@ -1,6 +1,5 @@
 import type { ConversationDO } from "./conversation/conversation-do";
 import type { IpLimiterDO } from "./limits/ip-limiter-do";
-import type { MirrorMessage } from "./mirror/summary";
 import type { UserDO } from "./user/user-do";
 import type { WebhookJob } from "./webhooks/jobs";
 
@@ -12,8 +11,8 @@ export interface Env {
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
   USERS: DurableObjectNamespace<UserDO>;
   IP_LIMITER: DurableObjectNamespace<IpLimiterDO>;
-  /** Summaries and read cursors on their way to D1, written in batches across conversations. */
-  MIRROR: Queue<MirrorMessage>;
+  /** Summaries and read cursors on their way to D1, written in batches across conversations; JSON text (see encodeMirror). */
+  MIRROR: Queue<string>;
   /** Webhook events and message.unread checks on their way to WEBHOOK_URL (src/webhooks). */
   WEBHOOKS: Queue<WebhookJob>;
   ENVIRONMENT?: string;

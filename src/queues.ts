@@ -1,6 +1,5 @@
 import type { Env } from "./env";
 import { consumeMirror } from "./mirror/consumer";
-import type { MirrorMessage } from "./mirror/summary";
 import { consumeWebhooks } from "./webhooks/consumer";
 import type { WebhookJob } from "./webhooks/jobs";
 
@@ -8,7 +7,7 @@ import type { WebhookJob } from "./webhooks/jobs";
 export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   switch (batch.queue) {
     case "edge-chat-mirror":
-      return consumeMirror(batch as MessageBatch<MirrorMessage>, env);
+      return consumeMirror(batch, env);
     case "edge-chat-webhooks":
       return consumeWebhooks(batch as MessageBatch<WebhookJob>, env);
     default:

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { inList } from "../db/in-list";
 import type { BatchItem } from "drizzle-orm/batch";
 import { database, type Db } from "../db/client";
-import { summaryStatements, type MirrorMessage, type SummaryUpdate } from "../mirror/summary";
+import { encodeMirror, summaryStatements, type SummaryUpdate } from "../mirror/summary";
 import { attachments, conversations, participants } from "../db/schema";
 import { nowIso } from "../lib/ids";
 import type { AttachmentRegistry } from "./attachment-registry";
@@ -29,8 +29,12 @@ const BUSY_KICKS = 2;
 
 /** Participant changes sent to D1 per round; more continue in the next round. */
 const PARTICIPANTS_PER_ROUND = 50;
-/** A queue message holds at most 128 KB; a bigger summary (a group with very many senders) is written directly. */
-const MAX_QUEUED_BYTES = 100 * 1024;
+/**
+ * A queue message holds at most 128 KB, and text is queued at up to 2 bytes a character (a
+ * string with any character beyond Latin-1 is stored as UTF-16); a longer summary (a group with
+ * very many senders) is written directly.
+ */
+const MAX_QUEUED_CHARS = 50 * 1024;
 
 type Transport = "queue" | "direct";
 
@@ -73,7 +77,7 @@ export class SummaryMirror {
 
   constructor(
     private readonly d1: D1Database,
-    private readonly queue: Queue<MirrorMessage>,
+    private readonly queue: Queue<string>,
     private readonly state: StateStore,
     private readonly log: MessageLog,
     private readonly members: Members,
@@ -196,10 +200,10 @@ export class SummaryMirror {
       reads: readsToWrite.map((r) => ({ user_id: r.userId, read_seq: r.readSeq })),
     };
     const statements = this.directStatements(db, id, membershipChanges, statusVersion, withdrawn);
-    const message: MirrorMessage = { kind: "summary", update };
-    if (via === "queue" && statements.length === 0 && JSON.stringify(message).length <= MAX_QUEUED_BYTES) {
+    const queued = via === "queue" && statements.length === 0 ? encodeMirror({ kind: "summary", update }) : null;
+    if (queued !== null && queued.length <= MAX_QUEUED_CHARS) {
       this.queuedAt = Date.now();
-      await this.queue.send(message);
+      await this.queue.send(queued);
       this.meter.queueSends++;
       for (const read of reads) this.queuedReads.set(read.userId, Math.max(this.queuedReads.get(read.userId) ?? 0, read.readSeq));
       this.queuedSinceDirect = true;

@@ -3,7 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { database } from "../db/client";
 import { mirrorMeter } from "../db/schema";
 import type { Env } from "../env";
-import { collapse, summaryStatements, type MirrorMessage } from "./summary";
+import { collapse, decodeMirror, summaryStatements } from "./summary";
 
 /** Redelivery waits 2, 4, 8 … seconds, at most five minutes (the queue retries for hours). */
 export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** Math.max(1, attempts));
@@ -14,9 +14,9 @@ export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** Math.m
  * fails every message is retried later, and since each statement is idempotent and ordered by
  * its stamp, a redelivered or reordered batch never moves a summary back.
  */
-export async function consumeMirror(batch: MessageBatch<MirrorMessage>, env: Env): Promise<void> {
+export async function consumeMirror(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env.DB);
-  const statements = summaryStatements(db, collapse(batch.messages.map((m) => m.body.update)));
+  const statements = summaryStatements(db, collapse(batch.messages.map((m) => decodeMirror(m.body).update)));
   const meter = db
     .update(mirrorMeter)
     .set({

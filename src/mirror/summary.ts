@@ -23,6 +23,20 @@ export interface SummaryUpdate {
 
 export type MirrorMessage = { kind: "summary"; update: SummaryUpdate };
 
+/**
+ * A mirror message as it goes through the queue: JSON text, serialised once. Its length is the
+ * size check, and a flat string is the cheapest body for the queue to copy (an object would be
+ * serialised a second time, structure and all).
+ */
+export function encodeMirror(message: MirrorMessage): string {
+  return JSON.stringify(message);
+}
+
+/** A queued body: JSON text, or the object itself when an object of an earlier version, still in flight across a deploy, sent it. */
+export function decodeMirror(body: unknown): MirrorMessage {
+  return (typeof body === "string" ? JSON.parse(body) : body) as MirrorMessage;
+}
+
 /** Pure: the newest summary of each conversation, with the highest read cursor of each of its readers. */
 export function collapse(updates: SummaryUpdate[]): SummaryUpdate[] {
   const byConversation = new Map<string, { newest: SummaryUpdate; reads: Map<string, number> }>();

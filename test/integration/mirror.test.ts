@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { retryDelaySeconds } from "../../src/mirror/consumer";
-import type { MirrorMessage, SummaryUpdate } from "../../src/mirror/summary";
+import { encodeMirror, type MirrorMessage, type SummaryUpdate } from "../../src/mirror/summary";
 import { callJson, direct, login, signAdminToken, uniqueContext, type TestUser } from "../helpers/api";
 import { failing } from "../helpers/objects";
 
@@ -34,11 +34,16 @@ function summary(conversationId: string, stamp: number, seq: number, at: string,
   return { conversation_id: conversationId, stamp, last_seq: seq, last_message: message, sender_seqs: {}, reads };
 }
 
-/** Delivers `updates` to the Worker's queue handler as one batch; returns what it acked or retried. */
-async function deliver(updates: SummaryUpdate[], options: { attempts?: number; db?: D1Database } = {}) {
-  const batch = createMessageBatch<MirrorMessage>(
+/**
+ * Delivers `updates` to the Worker's queue handler as one batch, with bodies as the objects send
+ * them (JSON text), or as the objects themselves (`objectBodies`: as an earlier version sent
+ * them); returns what it acked or retried.
+ */
+async function deliver(updates: SummaryUpdate[], options: { attempts?: number; db?: D1Database; objectBodies?: boolean } = {}) {
+  const body = (message: MirrorMessage) => (options.objectBodies ? message : encodeMirror(message));
+  const batch = createMessageBatch<unknown>(
     "edge-chat-mirror",
-    updates.map((update, i) => ({ id: `m-${messageCounter}-${i}`, timestamp: new Date(), attempts: options.attempts ?? 1, body: { kind: "summary", update } })),
+    updates.map((update, i) => ({ id: `m-${messageCounter}-${i}`, timestamp: new Date(), attempts: options.attempts ?? 1, body: body({ kind: "summary", update }) })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, { ...env, ...(options.db && { DB: options.db }) } as typeof env);
@@ -117,6 +122,13 @@ describe("the mirror queue's consumer", () => {
     const healed = await deliver(updates, { attempts: 5 });
     expect(healed.ackAll).toBe(true);
     expect((await list()).map((c) => c.last_seq)).toEqual([4, 3]);
+  });
+
+  it("still writes bodies queued as objects (by an earlier version, in flight across a deploy)", async () => {
+    const owner = await login("mirror-objects");
+    const { ids, list } = await conversationsOf(owner, 1);
+    expect((await deliver([summary(ids[0]!, STAMP, 6, at(50))], { objectBodies: true })).ackAll).toBe(true);
+    expect((await list())[0]).toMatchObject({ last_seq: 6 });
   });
 
   it("waits longer before each redelivery: 2, 4, 8 … seconds, at most five minutes (the queue retries for hours)", () => {
