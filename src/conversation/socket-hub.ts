@@ -21,18 +21,12 @@ export class SocketHub {
   /** Frames handed to the runtime, for the cost report. */
   framesSent = 0;
   /**
-   * The runtime's socket list, read again only after a socket was accepted or has gone (reading
-   * it builds an array of every socket; a message needs it for who is online and to broadcast).
-   * A socket closing meanwhile may still be listed, as in the runtime's own list until its close
-   * arrives: sends to it are caught, and who is online checks each socket's state.
-   */
-  private current: WebSocket[] | null = null;
-  /**
    * Each user's sockets here: read from the runtime's list once per wake-up, then kept by accept
-   * and gone. Who is online, and a user's open sockets, are read from it without asking the
-   * runtime (each ask builds an array of handles): a connect to a big group names up to 100
-   * online people, a message needs everyone online. A socket closing meanwhile may still be
-   * held, so each use checks its state, and a user with none open is dropped when met.
+   * and gone. Broadcasts, who is online and a user's open sockets are read from it without asking
+   * the runtime (each ask builds an array of every socket's handle): a connect to a big group
+   * names up to 100 online people, a message goes to everyone online. A socket closing meanwhile
+   * may still be held, as in the runtime's own list until its close arrives: sends to it are
+   * caught, each use checks its state, and a user with none open is dropped when met.
    */
   private byUser: Map<string, Set<WebSocket>> | null = null;
 
@@ -43,7 +37,6 @@ export class SocketHub {
   ) {}
 
   accept(ws: WebSocket, identity: SocketIdentity): void {
-    this.current = null;
     this.ctx.acceptWebSocket(ws, [identity.userId]);
     ws.serializeAttachment(identity);
     this.identities.set(ws, identity);
@@ -98,29 +91,29 @@ export class SocketHub {
   /** Sends to every open socket except those of `userId`. */
   broadcastToOthers(frame: ServerFrame, userId: string): void {
     const text = JSON.stringify(frame);
-    for (const ws of this.sockets()) {
-      if (this.identity(ws)?.userId !== userId) this.send(ws, text);
+    for (const [id, sockets] of this.users()) {
+      if (id !== userId) for (const ws of sockets) this.send(ws, text);
     }
     this.relay(text, userId);
   }
 
-  /** A socket closed or failed (its handler ran): the list is read again when next needed. */
+  /** A socket closed or failed (its handler ran): it leaves its user's record. */
   gone(ws: WebSocket): void {
-    this.current = null;
     const userId = this.identity(ws)?.userId;
     const sockets = userId === undefined ? undefined : this.byUser?.get(userId);
     sockets?.delete(ws);
     if (sockets?.size === 0) this.byUser?.delete(userId!);
   }
 
-  private sockets(): WebSocket[] {
-    return (this.current ??= this.ctx.getWebSockets());
+  /** Every socket held, user by user. */
+  private *sockets(): Generator<WebSocket> {
+    for (const sockets of this.users().values()) yield* sockets;
   }
 
   private users(): Map<string, Set<WebSocket>> {
     if (!this.byUser) {
       this.byUser = new Map();
-      for (const ws of this.sockets()) {
+      for (const ws of this.ctx.getWebSockets()) {
         const identity = this.identity(ws);
         if (identity) addTo(this.byUser, identity.userId, ws);
       }
