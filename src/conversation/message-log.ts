@@ -1,8 +1,9 @@
-import { newId, nowIso } from "../lib/ids";
+import { messageIdSeq, newMessageId, nowIso } from "../lib/ids";
 import { jsonDepth, MAX_JSON_DEPTH } from "../lib/json-depth";
 import type { Attachment } from "../schemas/attachments";
 import type { HistoryPage, HistoryQuery, Message, Profile, Sender } from "../schemas/messages";
 import type { ReactionMap, Reactions } from "./reactions";
+import { OLDER_MESSAGE_ID } from "./storage";
 
 type MessageRow = {
   seq: number;
@@ -76,9 +77,10 @@ export class MessageLog {
 
   /** Call inside a transaction with whatever else must be written with the message. */
   append(input: NewMessage, now = Date.now()): Message {
+    const seq = this.last + 1;
     const row: MessageRow = {
-      seq: this.last + 1,
-      id: newId("msg"),
+      seq,
+      id: newMessageId(seq),
       sender_id: input.senderId,
       sender: input.sender ? JSON.stringify(input.sender) : null,
       type: input.type,
@@ -148,8 +150,11 @@ export class MessageLog {
     return this.first("SELECT * FROM messages WHERE sender_id IS ? AND client_id = ?", senderId, wellFormed(clientId));
   }
 
+  /** An id names its seq (the primary key); one of the older form is found through the index kept for those alone. */
   byId(id: string): Message | null {
-    return this.first("SELECT * FROM messages WHERE id = ?", id);
+    const seq = messageIdSeq(id);
+    if (seq !== null) return this.first("SELECT * FROM messages WHERE seq = ? AND id = ?", seq, id);
+    return this.first(`SELECT * FROM messages WHERE id = ? AND ${OLDER_MESSAGE_ID}`, id);
   }
 
   latest(): Message | null {

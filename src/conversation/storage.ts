@@ -2,6 +2,12 @@
  * The conversation Durable Object's SQLite schema. Each entry runs once, in order; the applied
  * count lives in the `state` table, so adding a migration is appending to this list.
  */
+/**
+ * True of a message id of the older, random-only form (no second underscore): only those are in
+ * the partial index of ids, and a lookup names this same condition to use it.
+ */
+export const OLDER_MESSAGE_ID = "instr(substr(id, 5), '_') = 0";
+
 const MIGRATIONS: string[] = [
   `CREATE TABLE messages (
      seq INTEGER PRIMARY KEY,
@@ -118,6 +124,29 @@ const MIGRATIONS: string[] = [
   // Every send wrote this index; what read it (when someone first sent after a message, for its
   // receipts) reads the later messages in seq order instead (receipts.ts).
   `DROP INDEX IF EXISTS messages_sender_seq;`,
+  // Message ids carry their seq (lib/ids.ts), so the log is rebuilt without the unique index of
+  // ids, which every insert wrote; ids of the older, random-only form keep a partial index.
+  `CREATE TABLE messages_next (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL,
+     sender_id TEXT,
+     type TEXT NOT NULL,
+     content TEXT,
+     data TEXT,
+     reply_to TEXT,
+     attachment TEXT,
+     client_id TEXT,
+     created_at TEXT NOT NULL,
+     edited_at TEXT,
+     deleted_at TEXT,
+     sender TEXT
+   );
+   INSERT INTO messages_next (seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at, edited_at, deleted_at, sender)
+     SELECT seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at, edited_at, deleted_at, sender FROM messages;
+   DROP TABLE messages;
+   ALTER TABLE messages_next RENAME TO messages;
+   CREATE UNIQUE INDEX messages_sender_client ON messages(sender_id, client_id) WHERE client_id IS NOT NULL;
+   CREATE UNIQUE INDEX messages_older_id ON messages(id) WHERE ${OLDER_MESSAGE_ID};`,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */

@@ -2,8 +2,9 @@
 // conversation object's own meter (storage rows, D1 statements, queue sends, frames, calls to user objects),
 // is the same in a group of 6 and in a group of 300 with the same people online.
 import { afterEach, describe, expect, it } from "vitest";
+import { migrate, OLDER_MESSAGE_ID, SCHEMA_VERSION } from "../../src/conversation/storage";
 import { DELIVERED_LISTED } from "../../src/schemas/frames";
-import { callJson, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
+import { callJson, freshDirect, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
 import { runInside, stubOf } from "../helpers/objects";
 import { barrier, closeAll, open, openInbox } from "../helpers/sockets";
 import { eventually, range, sleep } from "../helpers/wait";
@@ -96,6 +97,82 @@ describe("a message costs work for who is online", () => {
     // summary round may add a row, never one per member.
     expect(smallRows).toBeLessThanOrEqual(8);
     expect(Math.abs(largeRows - smallRows)).toBeLessThanOrEqual(1);
+  });
+});
+
+/**
+ * Counts the rows the object's statements write as the platform bills them (a cursor's
+ * rowsWritten: each index entry written is a row too), from now until the returned function is
+ * called, which stops counting and gives the total.
+ */
+async function countBilledRows(conversationId: string): Promise<() => Promise<number>> {
+  type Counted = SqlStorage & { billed?: number };
+  await runInside(stubOf(conversationId), (_instance, state) => {
+    const sql = state.storage.sql as Counted;
+    const exec = sql.exec.bind(sql);
+    sql.billed = 0;
+    sql.exec = ((query: string, ...bindings: unknown[]) => {
+      const cursor = exec(query, ...bindings);
+      sql.billed! += cursor.rowsWritten;
+      return cursor;
+    }) as SqlStorage["exec"];
+  });
+  return () =>
+    runInside(stubOf(conversationId), (_instance, state) => {
+      const sql = state.storage.sql as Counted;
+      delete (sql as Partial<Counted>).exec; // the own property goes; the runtime's method is back
+      const billed = sql.billed!;
+      delete sql.billed;
+      return billed;
+    });
+}
+
+describe("a message's storage writes, counted as the platform bills them", () => {
+  it("are its row and, with a client_id, its idempotency entry: the log keeps no index of message ids", async () => {
+    const [a, b] = await Promise.all([login("billed-a"), login("billed-b")]);
+    const id = await freshDirect(a, b, "billed");
+    expect((await sendRest(a, id, "warm-up")).status).toBe(201);
+    await saveNow(id);
+    for (const [extra, expected] of [[{}, 1], [{ client_id: "billed-1" }, 2]] as const) {
+      const stop = await countBilledRows(id);
+      const sent = await sendRest(b, id, "counted", extra);
+      expect(sent.status).toBe(201);
+      expect(await stop()).toBe(expected);
+    }
+  });
+});
+
+describe("message ids", () => {
+  it("name their seq; an object stored before keeps its older ids, found through an index of those alone", async () => {
+    const [a, b] = await Promise.all([login("ids-a"), login("ids-b")]);
+    const id = await freshDirect(a, b, "ids");
+    const first = await sendRest(a, id, "before the upgrade");
+    expect(first.body.id).toMatch(/^msg_[0-9a-z]{16}_1$/);
+    const older = "msg_0123456789abcdefghij";
+    // Back to the log as the previous release stored it: a unique index of ids, ids random only.
+    await runInside(stubOf(id), (instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP INDEX messages_older_id");
+      sql.exec("CREATE UNIQUE INDEX messages_id_unique ON messages(id)");
+      sql.exec("UPDATE messages SET id = ? WHERE seq = 1", older);
+      sql.exec("UPDATE state SET value = ? WHERE key = 'schema_version'", String(SCHEMA_VERSION - 1));
+      migrate(sql);
+      (instance.parts as { chat: { log: { forget(): void } } }).chat.log.forget();
+      const plan = sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT * FROM messages WHERE id = ? AND ${OLDER_MESSAGE_ID}`, older).toArray();
+      expect(plan.map((row) => row.detail).join()).toContain("USING INDEX messages_older_id");
+      expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'messages_id_unique'").toArray()).toEqual([]);
+    });
+    const edited = await callJson(`/api/v1/conversations/${id}/messages/${older}`, { method: "PATCH", token: a.token, json: { content: "edited after" } });
+    expect(edited.status).toBe(200);
+    expect(edited.body).toMatchObject({ id: older, seq: 1, content: "edited after" });
+    const reply = await sendRest(b, id, "a reply", { reply_to: older });
+    expect(reply.status).toBe(201);
+    expect(reply.body.id).toMatch(/^msg_[0-9a-z]{16}_2$/);
+    // Shaped like a new id but not the one stored for that seq, or an older id never stored: not found.
+    for (const unknown of [`msg_${"0".repeat(16)}_2`, "msg_zzzzzzzzzzzzzzzzzzzz"]) {
+      const missing = await callJson(`/api/v1/conversations/${id}/messages/${unknown}`, { method: "PATCH", token: b.token, json: { content: "x" } });
+      expect(missing.status).toBe(404);
+    }
   });
 });
 

@@ -179,7 +179,7 @@ describe("objects made before search existed", () => {
       sql.exec("DROP TABLE messages_fts");
       sql.exec("DELETE FROM state WHERE key = 'search_indexed_through_seq'");
       sql.exec("CREATE INDEX messages_sender_seq ON messages(sender_id, seq)"); // dropped by the step after search
-      sql.exec("UPDATE state SET value = ? WHERE key = 'schema_version'", String(SCHEMA_VERSION - 2)); // the search step is the one before last
+      sql.exec("UPDATE state SET value = ? WHERE key = 'schema_version'", String(SCHEMA_VERSION - 3)); // the search step is the third from last
       // What a restart does: migrate, then build the parts over the upgraded storage.
       migrate(sql);
       (partsOf(instance).chat as { search: unknown }).search = new SearchIndex(sql, new StateStore(sql));
