@@ -273,9 +273,12 @@ export class Conversation {
    */
   publish(messages: Message[], origin: Origin | null, acked: Message | null = messages[0] ?? null): void {
     const watching = this.hub.onlineUsers();
-    const reached = new Set([...watching, ...this.subscribers.users.ids(), ...this.inboxWatchers.ids()]);
+    const reached = new Set(watching);
+    for (const id of this.subscribers.users.ids()) reached.add(id);
+    for (const id of this.inboxWatchers.ids()) reached.add(id);
     for (const message of messages) {
-      const recipients = [...reached].filter((id) => id !== message.sender_id && this.membership.isParticipant(id));
+      const recipients: string[] = [];
+      for (const id of reached) if (id !== message.sender_id && this.membership.isParticipant(id)) recipients.push(id);
       const body = JSON.stringify(message);
       if (origin && message === acked) {
         origin.reply(`{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);

@@ -51,6 +51,10 @@ function storedData(text: string): Record<string, unknown> | null {
   return jsonDepth(data) > MAX_JSON_DEPTH ? null : data;
 }
 
+function senderFrom(senderId: string, profile: Profile | null): Sender {
+  return { id: senderId, name: profile?.name ?? senderId, avatar_url: profile?.avatar_url ?? null };
+}
+
 /** The ordered, append-only message log. `seq` is assigned here: last + 1, never reused. */
 export class MessageLog {
   private last: number;
@@ -109,7 +113,8 @@ export class MessageLog {
       row.created_at,
     );
     this.last = row.seq;
-    const message = this.toMessage(row, {});
+    // The sender's profile as given, not parsed back from the text just written (the same value).
+    const message = this.toMessage(row, {}, input.senderId === null ? null : senderFrom(input.senderId, input.sender));
     this.newest = message;
     return message;
   }
@@ -211,18 +216,17 @@ export class MessageLog {
 
   private senderOf(row: MessageRow): Sender | null {
     if (row.sender_id === null) return null;
-    const profile = row.sender ? (JSON.parse(row.sender) as Profile) : this.profileOf(row.sender_id);
-    return { id: row.sender_id, name: profile?.name ?? row.sender_id, avatar_url: profile?.avatar_url ?? null };
+    return senderFrom(row.sender_id, row.sender ? (JSON.parse(row.sender) as Profile) : this.profileOf(row.sender_id));
   }
 
-  private toMessage(row: MessageRow, reactions: ReactionMap): Message {
+  private toMessage(row: MessageRow, reactions: ReactionMap, sender = this.senderOf(row)): Message {
     const deleted = row.deleted_at !== null;
     return {
       id: row.id,
       conversation_id: this.conversationId(),
       seq: row.seq,
       sender_id: row.sender_id,
-      sender: this.senderOf(row),
+      sender,
       type: row.type,
       content: deleted ? null : row.content,
       data: deleted || !row.data ? null : storedData(row.data),

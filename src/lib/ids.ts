@@ -42,6 +42,13 @@ function randomByte(): number {
   return pool[used++]!;
 }
 
+/**
+ * The runtime's clock stands still between I/O, so a busy conversation stamps many messages in
+ * the same millisecond: the last one's text is reused.
+ */
+let lastStamp = { at: Number.NaN, iso: "" };
+
 export function nowIso(now = Date.now()): string {
-  return new Date(now).toISOString();
+  if (now !== lastStamp.at) lastStamp = { at: now, iso: new Date(now).toISOString() };
+  return lastStamp.iso;
 }
