@@ -8,7 +8,47 @@
  */
 export const OLDER_MESSAGE_ID = "instr(substr(id, 5), '_') = 0";
 
-const MIGRATIONS: string[] = [
+/**
+ * A log longer than this keeps its unique index of ids through the rebuild below: copying it
+ * would hold up the object's first wake-up after a deploy and bill a write for every row and
+ * index entry copied. Its ids, older ones included, are then found through that index.
+ */
+export const REBUILD_LIMIT = 10_000;
+
+/**
+ * Rebuilds the log without the unique index of ids, which every insert wrote (ids name their
+ * seq now); ids of the older, random-only form get a partial index of their own. SQLite cannot
+ * drop a column's UNIQUE constraint, so the table is copied (the SQLite ALTER TABLE procedure).
+ */
+function rebuildWithoutIdIndex(sql: SqlStorage): void {
+  // seq is gapless from 1, so the last one is the row count.
+  const rows = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM messages").one().seq ?? 0;
+  if (rows > REBUILD_LIMIT) return;
+  sql.exec(`CREATE TABLE messages_next (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL,
+     sender_id TEXT,
+     type TEXT NOT NULL,
+     content TEXT,
+     data TEXT,
+     reply_to TEXT,
+     attachment TEXT,
+     client_id TEXT,
+     created_at TEXT NOT NULL,
+     edited_at TEXT,
+     deleted_at TEXT,
+     sender TEXT
+   );
+   INSERT INTO messages_next (seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at, edited_at, deleted_at, sender)
+     SELECT seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at, edited_at, deleted_at, sender FROM messages;
+   DROP TABLE messages;
+   ALTER TABLE messages_next RENAME TO messages;
+   CREATE UNIQUE INDEX messages_sender_client ON messages(sender_id, client_id) WHERE client_id IS NOT NULL;
+   CREATE UNIQUE INDEX messages_older_id ON messages(id) WHERE ${OLDER_MESSAGE_ID};`);
+}
+
+/** Each step is SQL, or a function for a step that depends on what the object holds. */
+const MIGRATIONS: (string | ((sql: SqlStorage) => void))[] = [
   `CREATE TABLE messages (
      seq INTEGER PRIMARY KEY,
      id TEXT NOT NULL UNIQUE,
@@ -124,29 +164,8 @@ const MIGRATIONS: string[] = [
   // Every send wrote this index; what read it (when someone first sent after a message, for its
   // receipts) reads the later messages in seq order instead (receipts.ts).
   `DROP INDEX IF EXISTS messages_sender_seq;`,
-  // Message ids carry their seq (lib/ids.ts), so the log is rebuilt without the unique index of
-  // ids, which every insert wrote; ids of the older, random-only form keep a partial index.
-  `CREATE TABLE messages_next (
-     seq INTEGER PRIMARY KEY,
-     id TEXT NOT NULL,
-     sender_id TEXT,
-     type TEXT NOT NULL,
-     content TEXT,
-     data TEXT,
-     reply_to TEXT,
-     attachment TEXT,
-     client_id TEXT,
-     created_at TEXT NOT NULL,
-     edited_at TEXT,
-     deleted_at TEXT,
-     sender TEXT
-   );
-   INSERT INTO messages_next (seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at, edited_at, deleted_at, sender)
-     SELECT seq, id, sender_id, type, content, data, reply_to, attachment, client_id, created_at, edited_at, deleted_at, sender FROM messages;
-   DROP TABLE messages;
-   ALTER TABLE messages_next RENAME TO messages;
-   CREATE UNIQUE INDEX messages_sender_client ON messages(sender_id, client_id) WHERE client_id IS NOT NULL;
-   CREATE UNIQUE INDEX messages_older_id ON messages(id) WHERE ${OLDER_MESSAGE_ID};`,
+  // Message ids carry their seq (lib/ids.ts): see rebuildWithoutIdIndex.
+  rebuildWithoutIdIndex,
 ];
 
 /** Whether this object was ever created: an object reached by an unknown id writes nothing. */
@@ -162,7 +181,9 @@ export function migrate(sql: SqlStorage): void {
   const row = sql.exec<{ value: string }>("SELECT value FROM state WHERE key = 'schema_version'").toArray()[0];
   const applied = row ? Number(row.value) : 0;
   for (let version = applied; version < MIGRATIONS.length; version++) {
-    sql.exec(MIGRATIONS[version]!);
+    const step = MIGRATIONS[version]!;
+    if (typeof step === "string") sql.exec(step);
+    else step(sql);
     sql.exec("INSERT OR REPLACE INTO state (key, value) VALUES ('schema_version', ?)", String(version + 1));
   }
 }

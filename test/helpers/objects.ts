@@ -13,15 +13,20 @@ export const runInside = runInDurableObject as unknown as <R>(
   callback: (instance: Record<string, unknown>, state: DurableObjectState) => R | Promise<R>,
 ) => Promise<R>;
 
-/** The names of the tables in the object's SQLite storage (none for an object that was never created). */
-export function storageTables(conversationId: string): Promise<string[]> {
+function schemaNames(conversationId: string, type: "table" | "index"): Promise<string[]> {
   return runInside(stubOf(conversationId), (_instance, state) =>
     state.storage.sql
-      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = ? ORDER BY name", type)
       .toArray()
       .map((row) => row.name),
   );
 }
+
+/** The names of the tables in the object's SQLite storage (none for an object that was never created). */
+export const storageTables = (conversationId: string) => schemaNames(conversationId, "table");
+
+/** The names of the indexes in the object's SQLite storage. */
+export const storageIndexes = (conversationId: string) => schemaNames(conversationId, "index");
 
 /** A stand-in for `target` whose `method` rejects (counting the calls in `fault`); everything else passes through. */
 export function failing<T extends object>(target: T, method: string, fault: { calls: number } = { calls: 0 }): T {

@@ -2,10 +2,10 @@
 // conversation object's own meter (storage rows, D1 statements, queue sends, frames, calls to user objects),
 // is the same in a group of 6 and in a group of 300 with the same people online.
 import { afterEach, describe, expect, it } from "vitest";
-import { migrate, OLDER_MESSAGE_ID, SCHEMA_VERSION } from "../../src/conversation/storage";
+import { migrate, OLDER_MESSAGE_ID, REBUILD_LIMIT, SCHEMA_VERSION } from "../../src/conversation/storage";
 import { DELIVERED_LISTED } from "../../src/schemas/frames";
 import { callJson, freshDirect, group, login, sendRest, signAdminToken, type TestUser } from "../helpers/api";
-import { runInside, stubOf } from "../helpers/objects";
+import { runInside, storageIndexes, stubOf } from "../helpers/objects";
 import { barrier, closeAll, open, openInbox } from "../helpers/sockets";
 import { eventually, range, sleep } from "../helpers/wait";
 
@@ -142,27 +142,42 @@ describe("a message's storage writes, counted as the platform bills them", () =>
   });
 });
 
+/**
+ * Puts the conversation's log back to the schema of the release before ids named their seq (a
+ * unique index of ids; message 1's id of the older, random-only form), optionally with a message
+ * at `lastSeq` standing for a long log, then migrates it as a restart would. Returns the query
+ * plan of a lookup by the older id.
+ */
+function fromOlderRelease(conversationId: string, olderId: string, lastSeq?: number): Promise<string> {
+  return runInside(stubOf(conversationId), (instance, state) => {
+    const sql = state.storage.sql;
+    sql.exec("DROP INDEX messages_older_id");
+    sql.exec("CREATE UNIQUE INDEX messages_id_unique ON messages(id)");
+    sql.exec("UPDATE messages SET id = ? WHERE seq = 1", olderId);
+    if (lastSeq !== undefined) sql.exec("INSERT INTO messages (seq, id, type, content, created_at) VALUES (?, 'msg_standsforalonglog00', 'text', 'x', '2026-01-01T00:00:00.000Z')", lastSeq);
+    sql.exec("UPDATE state SET value = ? WHERE key = 'schema_version'", String(SCHEMA_VERSION - 1));
+    migrate(sql);
+    (instance.parts as { chat: { log: { forget(): void } } }).chat.log.forget();
+    return sql
+      .exec<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT * FROM messages WHERE id = ? AND ${OLDER_MESSAGE_ID}`, olderId)
+      .toArray()
+      .map((row) => row.detail)
+      .join();
+  });
+}
+
+const editAs = (user: TestUser, conversationId: string, messageId: string, content: string) =>
+  callJson(`/api/v1/conversations/${conversationId}/messages/${messageId}`, { method: "PATCH", token: user.token, json: { content } });
+
 describe("message ids", () => {
   it("name their seq; an object stored before keeps its older ids, found through an index of those alone", async () => {
     const [a, b] = await Promise.all([login("ids-a"), login("ids-b")]);
     const id = await freshDirect(a, b, "ids");
-    const first = await sendRest(a, id, "before the upgrade");
-    expect(first.body.id).toMatch(/^msg_[0-9a-z]{16}_1$/);
+    expect((await sendRest(a, id, "before the upgrade")).body.id).toMatch(/^msg_[0-9a-z]{16}_1$/);
     const older = "msg_0123456789abcdefghij";
-    // Back to the log as the previous release stored it: a unique index of ids, ids random only.
-    await runInside(stubOf(id), (instance, state) => {
-      const sql = state.storage.sql;
-      sql.exec("DROP INDEX messages_older_id");
-      sql.exec("CREATE UNIQUE INDEX messages_id_unique ON messages(id)");
-      sql.exec("UPDATE messages SET id = ? WHERE seq = 1", older);
-      sql.exec("UPDATE state SET value = ? WHERE key = 'schema_version'", String(SCHEMA_VERSION - 1));
-      migrate(sql);
-      (instance.parts as { chat: { log: { forget(): void } } }).chat.log.forget();
-      const plan = sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT * FROM messages WHERE id = ? AND ${OLDER_MESSAGE_ID}`, older).toArray();
-      expect(plan.map((row) => row.detail).join()).toContain("USING INDEX messages_older_id");
-      expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'messages_id_unique'").toArray()).toEqual([]);
-    });
-    const edited = await callJson(`/api/v1/conversations/${id}/messages/${older}`, { method: "PATCH", token: a.token, json: { content: "edited after" } });
+    expect(await fromOlderRelease(id, older)).toContain("USING INDEX messages_older_id");
+    expect(await storageIndexes(id)).not.toContain("messages_id_unique");
+    const edited = await editAs(a, id, older, "edited after");
     expect(edited.status).toBe(200);
     expect(edited.body).toMatchObject({ id: older, seq: 1, content: "edited after" });
     const reply = await sendRest(b, id, "a reply", { reply_to: older });
@@ -170,9 +185,21 @@ describe("message ids", () => {
     expect(reply.body.id).toMatch(/^msg_[0-9a-z]{16}_2$/);
     // Shaped like a new id but not the one stored for that seq, or an older id never stored: not found.
     for (const unknown of [`msg_${"0".repeat(16)}_2`, "msg_zzzzzzzzzzzzzzzzzzzz"]) {
-      const missing = await callJson(`/api/v1/conversations/${id}/messages/${unknown}`, { method: "PATCH", token: b.token, json: { content: "x" } });
-      expect(missing.status).toBe(404);
+      expect((await editAs(b, id, unknown, "x")).status).toBe(404);
     }
+  });
+
+  it("a log longer than the rebuild limit keeps its index of ids, and finds older and new ids through it", async () => {
+    const [a, b] = await Promise.all([login("ids-long-a"), login("ids-long-b")]);
+    const id = await freshDirect(a, b, "ids-long");
+    expect((await sendRest(a, id, "an old message")).status).toBe(201);
+    const older = "msg_abcdefghij0123456789";
+    expect(await fromOlderRelease(id, older, REBUILD_LIMIT + 1)).toContain("USING INDEX messages_id_unique");
+    expect(await storageIndexes(id)).not.toContain("messages_older_id");
+    expect((await editAs(a, id, older, "edited after")).body).toMatchObject({ id: older, content: "edited after" });
+    const sent = await sendRest(b, id, "a new one");
+    expect(sent.body.id).toMatch(new RegExp(`^msg_[0-9a-z]{16}_${(REBUILD_LIMIT + 2).toString(36)}$`));
+    expect((await editAs(b, id, sent.body.id, "and edited")).body).toMatchObject({ seq: REBUILD_LIMIT + 2, content: "and edited" });
   });
 });
 
