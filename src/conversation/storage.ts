@@ -1,8 +1,4 @@
 /**
- * The conversation Durable Object's SQLite schema. Each entry runs once, in order; the applied
- * count lives in the `state` table, so adding a migration is appending to this list.
- */
-/**
  * True of a message id of the older, random-only form (no second underscore): only those are in
  * the partial index of ids, and a lookup names this same condition to use it.
  */
@@ -47,7 +43,11 @@ function rebuildWithoutIdIndex(sql: SqlStorage): void {
    CREATE UNIQUE INDEX messages_older_id ON messages(id) WHERE ${OLDER_MESSAGE_ID};`);
 }
 
-/** Each step is SQL, or a function for a step that depends on what the object holds. */
+/**
+ * The conversation Durable Object's SQLite schema. Each entry runs once, in order; the applied
+ * count lives in the `state` table, so adding a migration is appending to this list. A step is
+ * SQL, or a function for a step that depends on what the object holds.
+ */
 const MIGRATIONS: (string | ((sql: SqlStorage) => void))[] = [
   `CREATE TABLE messages (
      seq INTEGER PRIMARY KEY,
