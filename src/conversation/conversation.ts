@@ -278,7 +278,9 @@ export class Conversation {
     for (const id of this.inboxWatchers.ids()) reached.add(id);
     for (const message of messages) {
       const recipients: string[] = [];
-      for (const id of reached) if (id !== message.sender_id && this.membership.isParticipant(id)) recipients.push(id);
+      for (const id of reached) {
+        if (id !== message.sender_id && ((watching.has(id) && this.hub.openedAsParticipant(id)) || this.membership.isParticipant(id))) recipients.push(id);
+      }
       const body = JSON.stringify(message);
       if (origin && message === acked) {
         origin.reply(`{"type":"message.ack","client_id":${JSON.stringify(message.client_id)},"ref":${JSON.stringify(origin.ref ?? null)},"message":${body}}`);

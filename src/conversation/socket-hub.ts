@@ -70,6 +70,17 @@ export class SocketHub {
     }
   }
 
+  /**
+   * Whether one of the user's sockets was opened by a participant (not by an admin watching):
+   * such a socket is closed when its user is removed, so it stands for membership without a
+   * storage read. A big group's first message after a wake-up would otherwise look up every
+   * online person in storage.
+   */
+  openedAsParticipant(userId: string): boolean {
+    for (const ws of this.users().get(userId) ?? []) if (this.identity(ws)?.watcher !== true) return true;
+    return false;
+  }
+
   send(ws: WebSocket, frame: ServerFrame | string): void {
     try {
       ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));

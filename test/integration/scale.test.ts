@@ -101,19 +101,18 @@ describe("a message costs work for who is online", () => {
 });
 
 /**
- * Counts the rows the object's statements write as the platform bills them (a cursor's
- * rowsWritten: each index entry written is a row too), from now until the returned function is
- * called, which stops counting and gives the total.
+ * Sums `measure` over the object's statements from now until the returned function is called,
+ * which stops counting and gives the total.
  */
-async function countBilledRows(conversationId: string): Promise<() => Promise<number>> {
-  type Counted = SqlStorage & { billed?: number };
+async function countStatements(conversationId: string, measure: (query: string, cursor: SqlStorageCursor<Record<string, SqlStorageValue>>) => number): Promise<() => Promise<number>> {
+  type Counted = SqlStorage & { counted?: number };
   await runInside(stubOf(conversationId), (_instance, state) => {
     const sql = state.storage.sql as Counted;
     const exec = sql.exec.bind(sql);
-    sql.billed = 0;
+    sql.counted = 0;
     sql.exec = ((query: string, ...bindings: unknown[]) => {
       const cursor = exec(query, ...bindings);
-      sql.billed! += cursor.rowsWritten;
+      sql.counted! += measure(query, cursor);
       return cursor;
     }) as SqlStorage["exec"];
   });
@@ -121,11 +120,14 @@ async function countBilledRows(conversationId: string): Promise<() => Promise<nu
     runInside(stubOf(conversationId), (_instance, state) => {
       const sql = state.storage.sql as Counted;
       delete (sql as Partial<Counted>).exec; // the own property goes; the runtime's method is back
-      const billed = sql.billed!;
-      delete sql.billed;
-      return billed;
+      const counted = sql.counted!;
+      delete sql.counted;
+      return counted;
     });
 }
+
+/** The rows the object's statements write as the platform bills them (a cursor's rowsWritten: each index entry written is a row too). */
+const countBilledRows = (conversationId: string) => countStatements(conversationId, (_query, cursor) => cursor.rowsWritten);
 
 describe("a message's storage writes, counted as the platform bills them", () => {
   it("are its row and, with a client_id, its idempotency entry: the log keeps no index of message ids", async () => {
@@ -344,6 +346,21 @@ describe("conversation answers stay bounded in big groups", () => {
     expect(new Set(frame.delivered_to).size).toBe(DELIVERED_LISTED);
     expect(frame.delivered_to).not.toContain(creator!.id);
     await Promise.all(sockets.map((ws) => ws.next("message.new", (f) => f.message.id === sent.body.id)));
+  });
+
+  it("a message after a wake-up reads no participant row for the people on its sockets: a socket opened by a participant stands for their membership", async () => {
+    const { id, creator, others } = await bigGroup("woken", 30);
+    const sockets = await Promise.all(others.map((person) => open(id, person)));
+    // A wake-up from hibernation starts with nothing cached about who takes part.
+    await runInside(stubOf(id), (instance) => (instance.parts as { chat: { membership: { forget(): void } } }).chat.membership.forget());
+    const stop = await countStatements(id, (query) => (/FROM participants/.test(query) ? 1 : 0));
+    const sent = await sendRest(creator, id, "after a wake-up");
+    const frames = await Promise.all(sockets.map((ws) => ws.next("message.new", (f) => f.message.id === sent.body.id)));
+    // The sender's own checks read their row (they are on REST, not on a socket); none per person online.
+    expect(await stop()).toBeLessThanOrEqual(3);
+    expect(frames[0]!.delivered_to).toHaveLength(DELIVERED_LISTED);
+    expect(frames[0]!.delivered_count).toBe(29);
+    expect(frames[0]!.delivered_to).not.toContain(creator.id);
   });
 
   it("GET shows every listed participant's read cursor and unread count, as the conversation has them", async () => {
