@@ -16,7 +16,7 @@ import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.t
 import { round, roundSummary, Samples, summarize, type Summary } from "../lib/stats.ts";
 import { startTarget, suffix, targetKinds, type Target, type TargetKind } from "../lib/target.ts";
 import { log, mapLimit, sleep, until } from "../lib/util.ts";
-import { settleAfterSetup } from "../lib/proc.ts";
+import { waitUntilQuiet } from "../lib/proc.ts";
 
 /** Targets of the issue. */
 const ADD_RATIO_TARGET = 1.5;
@@ -202,20 +202,15 @@ async function online(ctx: Context, section: Section, target: Target, plan: Plan
   let sender: ChatSocket | null = null;
   try {
     sender = await ChatSocket.connect(senderUrl, 30_000);
-    // Not timed with the closes of the user objects the adds touched (each add asks the new
-    // member's object whether their inbox is open).
-    const idle = await settleAfterSetup(target.server.processes.runtime, SETTLE_LIMIT_MS);
-    log(`groups (${kind}): runtime ${idle.quiet ? "quiet" : "still busy"} ${idle.waitedMs} ms after the adds`);
     const first = await connectRound(ctx, section, target, FIRST_CONNECTS, listenerUrls, sockets, rows.connect);
     for (const socket of sockets.splice(0)) socket.terminate();
     await sleep(RECONNECT_AFTER_MS);
     const again = await connectRound(ctx, section, target, RECONNECTS, listenerUrls, sockets, rows.connect);
     const { slots, opened } = again;
 
-    // The connects leave work behind (user objects reporting presence, sessions written behind,
-    // and the user objects' closes once idle): the messages are timed once it has drained, so
-    // they measure a message, not that tail.
-    const settled = await settleAfterSetup(target.server.processes.runtime, SETTLE_LIMIT_MS);
+    // The connects leave work behind (user objects reporting presence, sessions written behind):
+    // the messages are timed once it has drained, so they measure a message, not that tail.
+    const settled = await waitUntilQuiet(target.server.processes.runtime, SETTLE_LIMIT_MS);
     log(`groups (${kind}): runtime ${settled.quiet ? "quiet" : "still busy"} after ${settled.waitedMs} ms`);
 
     // Messages: one at a time from the sender, the next once the previous reached every socket and
