@@ -83,23 +83,6 @@ export async function waitUntilQuiet(pid: number | null, limitMs: number, window
   }
 }
 
-/** How long local workerd keeps an object in memory with nothing to do, plus a margin. */
-const IDLE_EVICTION_MS = 11_000;
-
-/**
- * Waits out what a setup leaves behind before a phase is timed. Local workerd evicts an object
- * about 10 s after its last event, and closing a SQLite-backed object checkpoints its
- * write-ahead log on the runtime's one thread: perf during the 200×1 phase showed the closes of
- * the 400 user objects the setup's sockets had touched (each first socket is a presence report)
- * as 1–8 ms busy stretches within 3 s of it. The objects a phase keeps busy are not evicted; those
- * only the setup touched are, IDLE_EVICTION_MS after it, and then the runtime is let go quiet.
- */
-export async function settleAfterSetup(pid: number | null, limitMs = 15_000): Promise<{ waitedMs: number; quiet: boolean }> {
-  await new Promise((resolve) => setTimeout(resolve, IDLE_EVICTION_MS));
-  const settled = await waitUntilQuiet(pid, limitMs);
-  return { waitedMs: IDLE_EVICTION_MS + settled.waitedMs, quiet: settled.quiet };
-}
-
 export interface RuntimeProcesses {
   /** The workerd that runs the Worker and its Durable Objects (started with an inspector address). */
   runtime: number | null;

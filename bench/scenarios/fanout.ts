@@ -3,7 +3,7 @@
 // --no-probe) with the same code, so every figure is also printed as a ratio to the probe's.
 import { ChatSocket } from "../lib/client.ts";
 import { DRAIN_MS, FanoutRun, LAG_LIMIT_MS, runJson, runNotes, type FanoutFigures } from "../lib/fanout-run.ts";
-import { ioOf, settleAfterSetup } from "../lib/proc.ts";
+import { ioOf } from "../lib/proc.ts";
 import { compare, comparisonTable, costRow, newSection, ratio, type Cell, type Comparison, type Section } from "../lib/report.ts";
 import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.ts";
 import { round } from "../lib/stats.ts";
@@ -25,8 +25,6 @@ async function runOnce(ctx: Context, section: Section, kind: TargetKind, n: numb
     const listenerSockets = await mapLimit(room.urls.slice(1), 20, (url) => ChatSocket.connect(url));
     const senderSocket = await ChatSocket.connect(room.urls[0]!);
     sockets = [...listenerSockets, senderSocket];
-    const settled = await settleAfterSetup(target.server.processes.runtime);
-    log(`fanout (${kind}): runtime ${settled.quiet ? "quiet" : "still busy"} ${settled.waitedMs} ms after the sockets opened`);
     const load = new FanoutRun(senderSocket, listenerSockets, `f${n}-`, "x".repeat(contentLength), rate, duration);
     await load.warmUp();
     const before = await target.stats([room.id]);

@@ -20,7 +20,7 @@ import type { User } from "../lib/api.ts";
 import { Api } from "../lib/api.ts";
 import { ChatSocket, closeAll, type Frame, type WireMessage } from "../lib/client.ts";
 import type { ManyLoad } from "../lib/options.ts";
-import { ioOf, settleAfterSetup } from "../lib/proc.ts";
+import { ioOf } from "../lib/proc.ts";
 import { compare, comparisonTable, costRow, newSection, ratio, type Cell, type Comparison, type CostRow, type Counters, type Section } from "../lib/report.ts";
 import { cpuCells, CPU_HEADERS, measured, type Context } from "../lib/scenario.ts";
 import { round, roundSummary, Samples, type Summary } from "../lib/stats.ts";
@@ -149,8 +149,6 @@ async function setUp(target: Target, load: ManyLoad, name: string): Promise<Setu
   const rooms = await setUpRooms(target, c, 2, `${name}-c`, { direct: true });
   const urls = rooms.flatMap((r) => r.urls);
   const sockets = await mapLimit(urls, 20, (url) => ChatSocket.connect(url));
-  const settled = await settleAfterSetup(target.server.processes.runtime);
-  log(`many (${target.kind}): runtime ${settled.quiet ? "quiet" : "still busy"} ${settled.waitedMs} ms after the sockets opened`);
   const s: Setup = {
     load,
     rooms,
