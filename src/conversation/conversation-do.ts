@@ -357,7 +357,7 @@ export class ConversationDO extends DurableObject<Env> {
     // stops there, so a connect costs the same with 10 or 1,000 people online.
     const small = membership.count <= PARTICIPANTS_LISTED;
     const online = new Set<string>();
-    for (const id of chain(hub.onlineUserIds(), chat.subscribers.users.ids())) {
+    for (const id of chain(hub.heldUserIds(), chat.subscribers.users.ids())) {
       if (!small && online.size >= PARTICIPANTS_LISTED) break;
       if (small || membership.isParticipant(id)) online.add(id);
     }

@@ -55,9 +55,25 @@ const untilOneToken = (tokens: number, perMinute: number) => Math.ceil(((1 - tok
  * minute, so a full minute's allowance may arrive as a burst. A missing bucket is full.
  */
 export function take(bucket: Bucket | null, now: number, perMinute: number): Take {
-  const tokens = tokensAt(bucket, now, perMinute);
-  if (tokens >= 1) return { allowed: true, bucket: { tokens: tokens - 1, updatedAt: now } };
-  return { allowed: false, retryAfterMs: untilOneToken(tokens, perMinute) };
+  const taken = takeUpTo(bucket, now, perMinute, 1, 0);
+  return taken.allowed ? { allowed: true, bucket: taken.bucket } : taken;
+}
+
+/**
+ * Pure: up to `want` whole tokens at once (at least one, or a refusal), after `returned` tokens
+ * taken earlier and not spent went back (never above capacity).
+ */
+export function takeUpTo(
+  bucket: Bucket | null,
+  now: number,
+  perMinute: number,
+  want: number,
+  returned: number,
+): { allowed: true; granted: number; bucket: Bucket } | { allowed: false; retryAfterMs: number } {
+  const tokens = Math.min(perMinute, tokensAt(bucket, now, perMinute) + returned);
+  if (tokens < 1) return { allowed: false, retryAfterMs: untilOneToken(tokens, perMinute) };
+  const granted = Math.max(1, Math.min(want, Math.floor(tokens)));
+  return { allowed: true, granted, bucket: { tokens: tokens - granted, updatedAt: now } };
 }
 
 /**

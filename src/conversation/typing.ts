@@ -31,10 +31,9 @@ export class TypingState {
   }
 
   typingUsers(now = Date.now()): string[] {
-    return this.sql
-      .exec<{ user_id: string }>("SELECT user_id FROM typing WHERE expires_at > ? ORDER BY user_id", now)
-      .toArray()
-      .map((r) => r.user_id);
+    const typing: string[] = [];
+    for (const [userId, expiresAt] of this.expiries) if (expiresAt > now) typing.push(userId);
+    return typing.sort();
   }
 
   /** Removes and returns the users whose typing has expired. */

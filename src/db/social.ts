@@ -1,7 +1,7 @@
-import { and, eq, inArray, lte, or, sql } from "drizzle-orm";
+import { and, eq, fillPlaceholders, inArray, lte, or, sql, type Placeholder } from "drizzle-orm";
 import { nowIso } from "../lib/ids";
 import { PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
-import type { Db } from "./client";
+import { database, type Db } from "./client";
 import { inList } from "./in-list";
 import { blocks, conversations, friendRequests, friendships, participants, users } from "./schema";
 
@@ -154,7 +154,7 @@ export async function unblock(db: Db, blocker: string, blocked: string): Promise
  * connect would cost the square of its size). As two subqueries of ids; with `among`, only
  * those of the given ids.
  */
-function audienceOf(db: Db, userId: string, among?: string[]) {
+function audienceOf(db: Db, userId: string | Placeholder, among?: string[]) {
   const mine = db
     .select({ id: participants.conversationId })
     .from(participants)
@@ -212,7 +212,7 @@ export async function directConversationIds(db: Db, a: string, b: string): Promi
 }
 
 /** The contacts of `userId` (see audienceOf) who are online now, in one statement. */
-function onlineContactsQuery(db: Db, userId: string) {
+function onlineContactsQuery(db: Db, userId: string | Placeholder) {
   const { coParticipants, friends } = audienceOf(db, userId);
   return db
     .select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt })
@@ -228,10 +228,23 @@ export async function onlineContacts(db: Db, userId: string, limit?: number) {
 }
 
 /**
+ * The online-contacts statement with a `userId` placeholder, built by drizzle once per isolate:
+ * building its subqueries cost more of the runtime than D1 running them, and each transition
+ * (every user's first socket) runs it.
+ */
+let onlineContactsSql: { sql: string; params: unknown[] } | null = null;
+
+/**
  * Records that `userId` went online or offline and returns who can hear it right now (only
  * people online have sockets): one round trip to D1, as it is made on every transition.
  */
-export async function recordPresence(db: Db, userId: string, online: boolean, at: string): Promise<string[]> {
-  const [, audience] = await db.batch([presenceUpdate(db, userId, online, at), onlineContactsQuery(db, userId)]);
-  return audience.map((r) => r.id);
+export async function recordPresence(d1: D1Database, userId: string, online: boolean, at: string): Promise<string[]> {
+  const db = database(d1);
+  const update = presenceUpdate(db, userId, online, at).toSQL();
+  const contacts = (onlineContactsSql ??= onlineContactsQuery(db, sql.placeholder("userId")).toSQL());
+  const [, audience] = await d1.batch<{ id: string }>([
+    d1.prepare(update.sql).bind(...update.params),
+    d1.prepare(contacts.sql).bind(...fillPlaceholders(contacts.params, { userId })),
+  ]);
+  return (audience?.results ?? []).map((r) => r.id);
 }

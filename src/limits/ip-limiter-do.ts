@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { take, type Bucket } from "../conversation/limiter";
+import { takeUpTo, type Bucket } from "../conversation/limiter";
+import type { Verdict } from "./leases";
 
 /**
  * Per-address token buckets (logins, ticket issuance, socket connects), one object per client
@@ -9,11 +10,11 @@ import { take, type Bucket } from "../conversation/limiter";
 export class IpLimiterDO extends DurableObject {
   private readonly buckets = new Map<string, Bucket>();
 
-  async take(kind: string, perMinute: number): Promise<{ allowed: boolean; retryAfterMs: number }> {
-    const now = Date.now();
-    const result = take(this.buckets.get(kind) ?? null, now, perMinute);
+  /** Up to `want` tokens of `kind` (a Worker isolate's lease), after `returned` unspent ones of its last lease came back. */
+  async take(kind: string, perMinute: number, want = 1, returned = 0): Promise<Verdict> {
+    const result = takeUpTo(this.buckets.get(kind) ?? null, Date.now(), perMinute, want, returned);
     if (!result.allowed) return { allowed: false, retryAfterMs: result.retryAfterMs };
     this.buckets.set(kind, result.bucket);
-    return { allowed: true, retryAfterMs: 0 };
+    return { allowed: true, granted: result.granted };
   }
 }

@@ -12,25 +12,63 @@ import type { Bucket, UserBucket } from "../conversation/limiter";
  * them offline, and telling their conversations that no inbox is open any more.
  */
 export type Timer = "offline" | "inbox-closed";
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS unread (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
+
+/** Read or written by every socket's presence report: made when the object starts, and mirrored in memory. */
+const PRESENCE_SCHEMA = `
   CREATE TABLE IF NOT EXISTS conversation_socket_counts (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL, stamp INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, user_id TEXT NOT NULL, at INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS buckets (kind TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL);
 `;
 
+/**
+ * Made on first use: a user who only opens conversation sockets never needs them, and each
+ * table made costs the runtime more than the report that wakes the object.
+ */
+const LAZY_TABLES = {
+  unread: "CREATE TABLE IF NOT EXISTS unread (conversation_id TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+  buckets: "CREATE TABLE IF NOT EXISTS buckets (kind TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL)",
+};
+
 export class InboxState {
+  /** conversation_socket_counts, read once per instance: every report reads the total twice. */
+  private readonly socketCounts: Map<string, { count: number; stamp: number }>;
+  private socketTotal = 0;
+  /** timers, read once per instance: every first socket withdraws the offline timer, which is rarely there. */
+  private readonly timers: Map<Timer, { userId: string; at: number }>;
+  private readonly made = new Set<keyof typeof LAZY_TABLES>();
+
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+    sql.exec(PRESENCE_SCHEMA);
+    this.socketCounts = new Map(
+      sql
+        .exec<{ conversation_id: string; count: number; stamp: number }>("SELECT conversation_id, count, stamp FROM conversation_socket_counts")
+        .toArray()
+        .map((r) => [r.conversation_id, { count: r.count, stamp: r.stamp }]),
+    );
+    for (const { count } of this.socketCounts.values()) this.socketTotal += count;
+    this.timers = new Map(
+      sql
+        .exec<{ name: Timer; user_id: string; at: number }>("SELECT name, user_id, at FROM timers")
+        .toArray()
+        .map((r) => [r.name, { userId: r.user_id, at: r.at }]),
+    );
+  }
+
+  /** The storage, with `table` made if this instance has not yet. */
+  private with(table: keyof typeof LAZY_TABLES): SqlStorage {
+    if (!this.made.has(table)) {
+      this.sql.exec(LAZY_TABLES[table]);
+      this.made.add(table);
+    }
+    return this.sql;
   }
 
   /** Replaces every count but those of `keep` (set since by something newer). */
   seedUnread(counts: { id: string; unread_count: number }[], keep: ReadonlySet<string>): void {
-    for (const { conversation_id } of this.sql.exec<{ conversation_id: string }>("SELECT conversation_id FROM unread").toArray()) {
-      if (!keep.has(conversation_id)) this.sql.exec("DELETE FROM unread WHERE conversation_id = ?", conversation_id);
+    for (const { conversation_id } of this.with("unread").exec<{ conversation_id: string }>("SELECT conversation_id FROM unread").toArray()) {
+      if (!keep.has(conversation_id)) this.with("unread").exec("DELETE FROM unread WHERE conversation_id = ?", conversation_id);
     }
     for (const c of counts) {
-      if (c.unread_count > 0 && !keep.has(c.id)) this.sql.exec("INSERT OR REPLACE INTO unread (conversation_id, count) VALUES (?, ?)", c.id, c.unread_count);
+      if (c.unread_count > 0 && !keep.has(c.id)) this.with("unread").exec("INSERT OR REPLACE INTO unread (conversation_id, count) VALUES (?, ?)", c.id, c.unread_count);
     }
   }
 
@@ -38,21 +76,21 @@ export class InboxState {
   setUnread(conversationId: string, count: number): boolean {
     const before = this.unreadOf(conversationId);
     if (before === count) return false;
-    if (count > 0) this.sql.exec("INSERT OR REPLACE INTO unread (conversation_id, count) VALUES (?, ?)", conversationId, count);
-    else this.sql.exec("DELETE FROM unread WHERE conversation_id = ?", conversationId);
+    if (count > 0) this.with("unread").exec("INSERT OR REPLACE INTO unread (conversation_id, count) VALUES (?, ?)", conversationId, count);
+    else this.with("unread").exec("DELETE FROM unread WHERE conversation_id = ?", conversationId);
     return true;
   }
 
   unreadOf(conversationId: string): number {
-    return this.sql.exec<{ count: number }>("SELECT count FROM unread WHERE conversation_id = ?", conversationId).toArray()[0]?.count ?? 0;
+    return this.with("unread").exec<{ count: number }>("SELECT count FROM unread WHERE conversation_id = ?", conversationId).toArray()[0]?.count ?? 0;
   }
 
   totalUnread(): number {
-    return this.sql.exec<{ total: number | null }>("SELECT sum(count) AS total FROM unread").one().total ?? 0;
+    return this.with("unread").exec<{ total: number | null }>("SELECT sum(count) AS total FROM unread").one().total ?? 0;
   }
 
   unreadList(): { id: string; unread_count: number }[] {
-    return this.sql
+    return this.with("unread")
       .exec<{ conversation_id: string; count: number }>("SELECT conversation_id, count FROM unread ORDER BY conversation_id")
       .toArray()
       .map((r) => ({ id: r.conversation_id, unread_count: r.count }));
@@ -60,49 +98,53 @@ export class InboxState {
 
   /** A conversation's count of this user's sockets there, unless a newer report (a larger stamp) already arrived. */
   setConversationSockets(conversationId: string, count: number, stamp: number): void {
-    this.sql.exec(
-      `INSERT INTO conversation_socket_counts (conversation_id, count, stamp) VALUES (?, ?, ?)
-       ON CONFLICT(conversation_id) DO UPDATE SET count = excluded.count, stamp = excluded.stamp WHERE excluded.stamp > stamp`,
-      conversationId,
-      count,
-      stamp,
-    );
+    const known = this.socketCounts.get(conversationId);
+    if (known && known.stamp >= stamp) return;
+    this.sql.exec("INSERT OR REPLACE INTO conversation_socket_counts (conversation_id, count, stamp) VALUES (?, ?, ?)", conversationId, count, stamp);
+    this.socketTotal += count - (known?.count ?? 0);
+    this.socketCounts.set(conversationId, { count, stamp });
   }
 
   conversationSocketCount(): number {
-    return this.sql.exec<{ total: number | null }>("SELECT sum(count) AS total FROM conversation_socket_counts").one().total ?? 0;
+    return this.socketTotal;
   }
 
   schedule(timer: Timer, userId: string, at: number): void {
     this.sql.exec("INSERT OR REPLACE INTO timers (name, user_id, at) VALUES (?, ?, ?)", timer, userId, at);
+    this.timers.set(timer, { userId, at });
   }
 
   isPending(timer: Timer): boolean {
-    return this.sql.exec("SELECT 1 FROM timers WHERE name = ?", timer).toArray().length > 0;
+    return this.timers.has(timer);
   }
 
   /** Returns whether the timer was pending (and is now withdrawn). */
   cancel(timer: Timer): boolean {
-    return this.sql.exec("DELETE FROM timers WHERE name = ?", timer).rowsWritten > 0;
+    if (!this.timers.delete(timer)) return false;
+    this.sql.exec("DELETE FROM timers WHERE name = ?", timer);
+    return true;
   }
 
   /** The user of the timer if it is due by `now`, taking it; otherwise null. */
   takeDue(timer: Timer, now: number): string | null {
-    const row = this.sql.exec<{ user_id: string }>("SELECT user_id FROM timers WHERE name = ? AND at <= ?", timer, now).toArray()[0];
-    if (row) this.sql.exec("DELETE FROM timers WHERE name = ?", timer);
-    return row?.user_id ?? null;
+    const due = this.timers.get(timer);
+    if (!due || due.at > now) return null;
+    this.cancel(timer);
+    return due.userId;
   }
 
   bucket(kind: UserBucket): Bucket | null {
-    const row = this.sql.exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM buckets WHERE kind = ?", kind).toArray()[0];
+    const row = this.with("buckets").exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM buckets WHERE kind = ?", kind).toArray()[0];
     return row ? { tokens: row.tokens, updatedAt: row.updated_at } : null;
   }
 
   setBucket(kind: UserBucket, bucket: Bucket): void {
-    this.sql.exec("INSERT OR REPLACE INTO buckets (kind, tokens, updated_at) VALUES (?, ?, ?)", kind, bucket.tokens, bucket.updatedAt);
+    this.with("buckets").exec("INSERT OR REPLACE INTO buckets (kind, tokens, updated_at) VALUES (?, ?, ?)", kind, bucket.tokens, bucket.updatedAt);
   }
 
   nextDueAt(): number | null {
-    return this.sql.exec<{ at: number | null }>("SELECT min(at) AS at FROM timers").one().at;
+    let next: number | null = null;
+    for (const { at } of this.timers.values()) next = next === null ? at : Math.min(next, at);
+    return next;
   }
 }

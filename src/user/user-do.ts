@@ -483,7 +483,7 @@ export class UserDO extends DurableObject<Env> {
 
   private async announce(userId: string, online: boolean): Promise<void> {
     const at = nowIso();
-    const audience = await recordPresence(database(this.env.DB), userId, online, at);
+    const audience = await recordPresence(this.env.DB, userId, online, at);
     const frame: InboxFrame = { type: "presence", user_id: userId, online, last_seen: online ? null : at };
     await Promise.allSettled(audience.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).push(frame)));
   }

@@ -569,6 +569,35 @@ describe("presence", () => {
     expect(piaFrames(rexInbox)).toEqual([true, false]);
   });
 
+  it("the user object's socket counts and grace timer outlive its eviction: offline is announced once, after the last socket of two conversations", async () => {
+    const pia = await login("pr-evict-pia");
+    const rex = await login("pr-evict-rex");
+    const first = await freshDirect(rex, pia, "presence-evict-1");
+    const second = await group(rex, [pia]);
+    const rexInbox = await openInbox(rex);
+    const userObject = env.USERS.get(env.USERS.idFromName(pia.id)) as unknown as DurableObjectStub;
+    const piaFrames = () => framesOf(rexInbox, "presence", (f) => f.user_id === pia.id).map((f) => f.online);
+
+    const inFirst = await open(first, pia);
+    const inSecond = await open(second, pia);
+    await rexInbox.next("presence", (f) => f.user_id === pia.id && f.online === true);
+    await evictDurableObject(userObject);
+    // One of two closes after the eviction: still online (the other conversation's count was kept).
+    inFirst.close();
+    await inFirst.waitClosed();
+    await sleep(500); // past the 300 ms grace
+    await barrier(rexInbox);
+    expect(piaFrames()).toEqual([true]);
+    // The last closes, the object is evicted within the grace: its timer still announces offline.
+    inSecond.close();
+    await inSecond.waitClosed();
+    await sleep(50);
+    await evictDurableObject(userObject);
+    await rexInbox.next("presence", (f) => f.user_id === pia.id && f.online === false);
+    await barrier(rexInbox);
+    expect(piaFrames()).toEqual([true, false]);
+  });
+
   it("socket-count reports that arrive out of order cannot leave someone online (the newer stamp wins)", async () => {
     const ada = await login("pr-order-ada");
     const conversationId = `cnv_order_${Date.now()}`;
@@ -624,6 +653,25 @@ describe("per-IP limits", () => {
     expectError(refused, 429, "RATE_LIMIT_EXCEEDED");
     expect(Number(refused.response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await callWith(limits, "/api/v1/auth/ws-ticket", { method: "POST", token: user.token, ip: uniqueIp() })).status).toBe(200);
+  });
+
+  it("a limit high enough that the Worker leases tokens (120 a minute: two per ask) still allows exactly that many", async () => {
+    const user = await login("ip-lease");
+    const ip = uniqueIp();
+    const limits = { RATE_CONNECTS_PER_MIN_PER_IP: "120" };
+    const statuses: number[] = [];
+    const started = Date.now();
+    // In rounds of 10 at once: concurrent requests share the isolate's lease.
+    for (let round = 0; round < 13; round++) {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => callWith(limits, "/api/v1/auth/ws-ticket", { method: "POST", token: user.token, ip })));
+      statuses.push(...answers.map((a) => a.status));
+    }
+    // The bucket refills 2 tokens a second while the rounds run.
+    const refilled = Math.ceil(((Date.now() - started) * 120) / 60_000);
+    const allowed = statuses.filter((s) => s === 200).length;
+    expect(allowed).toBeGreaterThanOrEqual(120);
+    expect(allowed).toBeLessThanOrEqual(120 + refilled);
+    expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
   });
 
   it("conversation and inbox socket connects over the limit get 429", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { debit, take, type Bucket } from "../../src/conversation/limiter";
+import { debit, take, takeUpTo, type Bucket } from "../../src/conversation/limiter";
 
 /** Takes `n` times at the same instant, threading the bucket; returns how many were allowed and the last bucket. */
 function burst(start: Bucket | null, now: number, perMinute: number, n: number) {
@@ -119,5 +119,28 @@ describe("debit (spends reported after the fact)", () => {
     expect(throttledUntil).toBe(6_000);
     expect(take(bucket, throttledUntil!, 60).allowed).toBe(true);
     expect(take(bucket, throttledUntil! - 1, 60).allowed).toBe(false);
+  });
+});
+
+describe("takeUpTo (a lease of several tokens)", () => {
+  it("grants what is wanted while the bucket holds it, then the whole tokens left, then refuses", () => {
+    const first = takeUpTo(null, 0, 10, 4, 0);
+    expect(first).toEqual({ allowed: true, granted: 4, bucket: { tokens: 6, updatedAt: 0 } });
+    const second = takeUpTo({ tokens: 2.5, updatedAt: 0 }, 0, 10, 4, 0);
+    expect(second).toEqual({ allowed: true, granted: 2, bucket: { tokens: 0.5, updatedAt: 0 } });
+    expect(takeUpTo({ tokens: 0.5, updatedAt: 0 }, 0, 10, 4, 0)).toEqual({ allowed: false, retryAfterMs: 3_000 });
+  });
+
+  it("tokens given back count before the take, never above capacity", () => {
+    expect(takeUpTo({ tokens: 0, updatedAt: 0 }, 0, 10, 1, 3)).toEqual({ allowed: true, granted: 1, bucket: { tokens: 2, updatedAt: 0 } });
+    expect(takeUpTo({ tokens: 9, updatedAt: 0 }, 0, 10, 1, 5)).toEqual({ allowed: true, granted: 1, bucket: { tokens: 9, updatedAt: 0 } });
+  });
+
+  it("is take when one token is wanted", () => {
+    for (const bucket of [null, { tokens: 0.2, updatedAt: 0 }, { tokens: 3, updatedAt: 500 }]) {
+      const one = takeUpTo(bucket, 1_000, 30, 1, 0);
+      const plain = take(bucket, 1_000, 30);
+      expect(one.allowed ? { allowed: true, bucket: one.bucket } : one).toEqual(plain);
+    }
   });
 });
