@@ -32,6 +32,20 @@ export function signingKey(env: Env): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
+/** The HS256 key imported once per secret: importing the raw bytes for every token cost each request a WebCrypto call. */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(env: Env): Promise<CryptoKey> {
+  const bytes = signingKey(env);
+  const secret = env.JWT_SECRET!;
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 export interface TokenSubject {
   id: string;
   email: string | null;
@@ -51,7 +65,7 @@ export async function issueToken(
     .setExpirationTime(Math.floor(now / 1000) + expiresIn);
   if (env.JWT_ISSUER) jwt.setIssuer(env.JWT_ISSUER);
   if (env.JWT_AUDIENCE) jwt.setAudience(env.JWT_AUDIENCE);
-  return { token: await jwt.sign(signingKey(env)), expiresIn };
+  return { token: await jwt.sign(await hmacKey(env)), expiresIn };
 }
 
 function rolesFrom(claim: unknown): string[] {
@@ -97,7 +111,7 @@ export async function verifyToken(env: Env, token: string): Promise<Identity> {
   };
   try {
     if (alg === "HS256") {
-      const { payload } = await jwtVerify(token, signingKey(env), { ...options, algorithms: ["HS256"] });
+      const { payload } = await jwtVerify(token, await hmacKey(env), { ...options, algorithms: ["HS256"] });
       return identityFromClaims(env, payload);
     }
     if (env.JWT_JWKS_URL && alg && JWKS_ALGORITHMS.includes(alg)) {
