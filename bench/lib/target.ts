@@ -29,6 +29,8 @@ export interface Room {
 export interface RoomOptions {
   /** two members only: the product makes a direct conversation instead of a group */
   direct?: boolean;
+  /** the probe names its users u0, u1, … in every room; with this, after the room (its per-user objects are then new ones) */
+  ownUsers?: boolean;
 }
 
 export interface Target {
@@ -83,9 +85,10 @@ export async function startTarget(kind: TargetKind, verbose: boolean): Promise<T
     url: server.url,
     server,
     product: null,
-    async room(members, name) {
+    async room(members, name, options) {
       const id = name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 100);
-      return { id, urls: Array.from({ length: members }, (_, i) => `${ws}/rooms/${id}/ws?user=u${i}`), users: null };
+      const user = (i: number) => (options?.ownUsers ? `${id}.u${i}` : `u${i}`);
+      return { id, urls: Array.from({ length: members }, (_, i) => `${ws}/rooms/${id}/ws?user=${user(i)}`), users: null };
     },
     readHistory: async (room) => {
       const response = await fetch(`${server.url}/rooms/${room.id}/messages`);

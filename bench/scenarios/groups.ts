@@ -36,6 +36,8 @@ const FIRST_CONNECTS = "first sockets";
 const RECONNECTS = "reconnects";
 /** The probe's reference for first sockets: each also reaches its user's own object (bench/probe: ?member_object=1). */
 const FIRST_WITH_MEMBER_OBJECTS = "first sockets + member objects";
+/** …whose object then makes one D1 batch, as a presence transition does in the product (&presence_d1=1). */
+const FIRST_WITH_PRESENCE_D1 = "first sockets + member objects + D1 presence";
 /**
  * Between the rounds: past the presence grace (3 s by default) and the offline announcements
  * that follow it, so everyone went offline and comes back online, and the reconnects are not
@@ -324,6 +326,8 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
   const results = new Map<TargetKind, Online>();
   /** the probe's first sockets when each also reaches its user's own object */
   let memberFloor: ConnectRound | null = null;
+  /** …and that object also writes the user's presence to D1 */
+  let presenceFloor: ConnectRound | null = null;
   let built: Build | null = null;
 
   // The product: logins, the build, then the sockets and messages.
@@ -395,13 +399,17 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       const room = await probe.room(listeners + 1, `${plan.scenario}-${plan.size}`);
       results.set("probe", await online(ctx, section, probe, plan, room.id, room.urls[0]!, room.urls.slice(1), rows));
       // First sockets again, each also reaching (and so creating) its user's own object, as the product's do.
-      const fresh = await probe.room(listeners, `${plan.scenario}-${plan.size}-members`);
-      const open: ChatSocket[] = [];
-      try {
-        memberFloor = await connectRound(ctx, section, probe, FIRST_WITH_MEMBER_OBJECTS, fresh.urls.map((url) => `${url}&member_object=1`), open, rows.connect);
-      } finally {
-        for (const socket of open) socket.terminate();
-      }
+      const floorRound = async (what: string, room: string, query: string) => {
+        const fresh = await probe.room(listeners, room, { ownUsers: true });
+        const open: ChatSocket[] = [];
+        try {
+          return await connectRound(ctx, section, probe, what, fresh.urls.map((url) => `${url}${query}`), open, rows.connect);
+        } finally {
+          for (const socket of open) socket.terminate();
+        }
+      };
+      memberFloor = await floorRound(FIRST_WITH_MEMBER_OBJECTS, `${plan.scenario}-${plan.size}-members`, "&member_object=1");
+      presenceFloor = await floorRound(FIRST_WITH_PRESENCE_D1, `${plan.scenario}-${plan.size}-presence`, "&member_object=1&presence_d1=1");
     } catch (err) {
       section.notes.push(`probe: run failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
@@ -426,6 +434,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s", p?.first.connectsPerS, q?.first.connectsPerS),
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "setup p99 ms", p?.first.setup.p99, q?.first.setup.p99),
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s, probe + member objects", p?.first.connectsPerS, memberFloor?.connectsPerS),
+      compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s, probe + member objects + D1 presence", p?.first.connectsPerS, presenceFloor?.connectsPerS),
       compare(`${listeners} sockets, ${RECONNECTS}`, "connects/s", p?.again.connectsPerS, q?.again.connectsPerS),
       compare(`${listeners} sockets, ${RECONNECTS}`, "setup p99 ms", p?.again.setup.p99, q?.again.setup.p99),
       compare(`${plan.messages} messages → ${listeners}`, "delivery p50 ms", p?.delivery.p50, q?.delivery.p50),
@@ -458,7 +467,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       section.targets.push({
         target: `${plan.size} sockets connect at ≥ ${CONNECTS_PER_S_TARGET}/s (${which === "first" ? FIRST_CONNECTS : RECONNECTS})`,
         measured: mine
-          ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}${which === "first" && memberFloor ? `; probe whose sockets each reach a member object ${Math.round(memberFloor.connectsPerS)}/s` : ""}`
+          ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}${which === "first" && memberFloor ? `; probe whose sockets each reach a member object ${Math.round(memberFloor.connectsPerS)}/s` : ""}${which === "first" && presenceFloor ? `, which also writes D1 ${Math.round(presenceFloor.connectsPerS)}/s (ratio ${ratio(mine.connectsPerS, presenceFloor.connectsPerS)})` : ""}`
           : "not measured",
         met: !!mine && mine.opened === plan.size && mine.connectsPerS >= CONNECTS_PER_S_TARGET,
       });

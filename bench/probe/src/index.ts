@@ -14,6 +14,8 @@
 // the room's newest 50 messages (a REST read). A socket opened with `&member_object=1` also
 // calls its user's own object once (not awaited), which stores one row: what one object per user,
 // such as the product's presence, costs a connect — first of all the runtime creating it and its storage.
+// With `&presence_d1=1` as well, that object then makes one D1 batch (the user's presence row,
+// and who of their contacts is online), as the product's user object does on a transition.
 //
 // Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
 // Workers APIs used are declared here rather than taken from @cloudflare/workers-types.
@@ -45,9 +47,19 @@ interface RoomNamespace {
   get(id: unknown): { fetch(request: Request): Promise<Response> };
 }
 
+interface D1Statement {
+  bind(...values: unknown[]): D1Statement;
+}
+
+interface D1 {
+  prepare(query: string): D1Statement;
+  batch(statements: D1Statement[]): Promise<unknown[]>;
+}
+
 interface Env {
   ROOMS: RoomNamespace;
   MEMBERS: RoomNamespace;
+  DB: D1;
 }
 
 interface Identity {
@@ -141,8 +153,9 @@ export class Room {
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(identity);
     if (url.searchParams.get("member_object") === "1") {
+      const presence = url.searchParams.get("presence_d1") === "1" ? `?presence_d1=1&user=${encodeURIComponent(identity.user)}` : "";
       this.env.MEMBERS.get(this.env.MEMBERS.idFromName(identity.user))
-        .fetch(new Request("http://member/online"))
+        .fetch(new Request(`http://member/online${presence}`))
         .catch(() => undefined);
     }
     server.send(JSON.stringify({ type: "hello", conversation_id: identity.room, user_id: identity.user, last_seq: this.seq }));
@@ -219,20 +232,41 @@ export class Room {
   }
 }
 
+/** The presence tables, made once per isolate. */
+let presenceTables: Promise<unknown> | null = null;
+
 /**
  * A user's own object: records that the user has a socket open (one row), the least a presence
- * that outlives the object's eviction must store; the first call creates its storage.
+ * that outlives the object's eviction must store; the first call creates its storage. Asked
+ * with `presence_d1=1`, it then writes the user's presence to D1 and reads which contacts are
+ * online, in one batch.
  */
 export class Member {
   private readonly sql: SqlStorage;
+  private readonly env: Env;
 
-  constructor(ctx: DurableObjectState) {
+  constructor(ctx: DurableObjectState, env: Env) {
     this.sql = ctx.storage.sql;
+    this.env = env;
   }
 
-  fetch(): Response {
+  async fetch(request: Request): Promise<Response> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS sockets (id INTEGER PRIMARY KEY, open INTEGER NOT NULL)");
     this.sql.exec("INSERT INTO sockets (id, open) VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET open = open + 1");
+    const url = new URL(request.url);
+    const user = url.searchParams.get("user");
+    if (url.searchParams.get("presence_d1") === "1" && user) {
+      const db = this.env.DB;
+      presenceTables ??= db.batch([
+        db.prepare("CREATE TABLE IF NOT EXISTS presence (id TEXT PRIMARY KEY, online INTEGER NOT NULL)"),
+        db.prepare("CREATE TABLE IF NOT EXISTS contacts (id TEXT NOT NULL, contact TEXT NOT NULL, PRIMARY KEY (id, contact))"),
+      ]);
+      await presenceTables;
+      await db.batch([
+        db.prepare("INSERT INTO presence (id, online) VALUES (?, 1) ON CONFLICT(id) DO UPDATE SET online = 1").bind(user),
+        db.prepare("SELECT id FROM presence WHERE online = 1 AND id IN (SELECT contact FROM contacts WHERE id = ?)").bind(user),
+      ]);
+    }
     return new Response(null, { status: 204 });
   }
 }
