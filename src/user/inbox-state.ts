@@ -120,8 +120,9 @@ export class InboxState {
 
   /** Returns whether the timer was pending (and is now withdrawn). */
   cancel(timer: Timer): boolean {
-    if (!this.timers.delete(timer)) return false;
+    if (!this.timers.has(timer)) return false;
     this.sql.exec("DELETE FROM timers WHERE name = ?", timer);
+    this.timers.delete(timer);
     return true;
   }
 
