@@ -31,7 +31,6 @@ const LAZY_TABLES = {
 export class InboxState {
   /** conversation_socket_counts, read once per instance: every report reads the total twice. */
   private readonly socketCounts: Map<string, { count: number; stamp: number }>;
-  private socketTotal = 0;
   /** timers, read once per instance: every first socket withdraws the offline timer, which is rarely there. */
   private readonly timers: Map<Timer, { userId: string; at: number }>;
   private readonly made = new Set<keyof typeof LAZY_TABLES>();
@@ -44,7 +43,6 @@ export class InboxState {
         .toArray()
         .map((r) => [r.conversation_id, { count: r.count, stamp: r.stamp }]),
     );
-    for (const { count } of this.socketCounts.values()) this.socketTotal += count;
     this.timers = new Map(
       sql
         .exec<{ name: Timer; user_id: string; at: number }>("SELECT name, user_id, at FROM timers")
@@ -101,12 +99,13 @@ export class InboxState {
     const known = this.socketCounts.get(conversationId);
     if (known && known.stamp >= stamp) return;
     this.sql.exec("INSERT OR REPLACE INTO conversation_socket_counts (conversation_id, count, stamp) VALUES (?, ?, ?)", conversationId, count, stamp);
-    this.socketTotal += count - (known?.count ?? 0);
     this.socketCounts.set(conversationId, { count, stamp });
   }
 
   conversationSocketCount(): number {
-    return this.socketTotal;
+    let total = 0;
+    for (const { count } of this.socketCounts.values()) total += count;
+    return total;
   }
 
   schedule(timer: Timer, userId: string, at: number): void {
