@@ -64,6 +64,8 @@ export interface Options {
   webhookDown: WebhookDownMode[];
   /** fanout, throughput, groups: also run the ceiling probe (bench/probe) and print ratios to it */
   probe: boolean;
+  /** fanout (10 listeners) and throughput (4 senders × 8): product and probe runs, in turns, that the ratio targets take the median of */
+  pairs: number;
   /** soak: minutes */
   soakMinutes: number;
   /** soak: conversations */
@@ -113,6 +115,7 @@ export const DEFAULTS: Options = {
   inboxListeners: 10,
   webhookDown: ["refused", "hanging"],
   probe: true,
+  pairs: 3,
   soakMinutes: 10,
   soakConversations: 20,
   soakExtras: [...SOAK_EXTRAS],
@@ -157,6 +160,7 @@ const SPECS: Record<string, Spec> = {
   "inbox-listeners": { key: "inboxListeners", kind: "int", min: 1, max: 2000, help: "inbox-fanout: listeners, on conversation sockets then on inbox subscriptions (default 10)" },
   "webhook-down": { key: "webhookDown", kind: "webhook-down", help: `webhooks: comma list of ${WEBHOOK_DOWN_MODES.join(",")}, a run each besides the one with the receiver up (default both)` },
   probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput, many and groups (default on; --no-probe to skip)" },
+  pairs: { key: "pairs", kind: "int", min: 1, max: 15, help: "fan-out at 10 listeners and throughput at 4 senders × 8: product and probe runs in turns, each pair on fresh servers; the ratio targets take the median pair (default 3)" },
   "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
   "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
   "soak-extras": { key: "soakExtras", kind: "soak-extras", help: `soak: which of its extras to make, a comma list of ${SOAK_EXTRAS.join(",")} or none (default all)` },

@@ -207,6 +207,19 @@ export function compare(run: string, figure: string, product: number | undefined
   return { run, figure, product: a, probe: b, ratio: ratio(a, b) };
 }
 
+/**
+ * The ratio of a target measured in turns (product, probe, product, probe, …, each pair on fresh
+ * servers): the median of the pairs' ratios. On a shared 2-core machine one pair can land on a
+ * busy second for either side; the median keeps one such pair from deciding the target, and
+ * every pair's ratio is printed beside it.
+ */
+export function medianRatio(pairs: readonly { product: number; probe: number }[]): number {
+  const ratios = pairs.map((p) => ratio(p.product, p.probe)).filter((r) => Number.isFinite(r)).sort((a, b) => a - b);
+  if (ratios.length === 0) return NaN;
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid]! : Math.round(((ratios[mid - 1]! + ratios[mid]!) / 2) * 100) / 100;
+}
+
 /** A "product vs ceiling probe" table: one row per figure, the ratio last. */
 export function comparisonTable(title: string, rows: Comparison[]): Table {
   return {
