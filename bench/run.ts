@@ -12,6 +12,7 @@ import { liveTree, takeSnapshot, type Snapshot } from "./lib/snapshot.ts";
 import { log, withTimeout } from "./lib/util.ts";
 import { connections } from "./scenarios/connections.ts";
 import { cost } from "./scenarios/cost.ts";
+import { cpu } from "./scenarios/cpu.ts";
 import { fanout } from "./scenarios/fanout.ts";
 import { addLimitSeconds, connectLimitSeconds, groups, groups10k } from "./scenarios/groups.ts";
 import { history } from "./scenarios/history.ts";
@@ -41,7 +42,7 @@ function defaultStateDir(): string {
 
 const RESULTS = join(import.meta.dirname, "results");
 
-const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, "inbox-fanout": inboxFanout, webhooks, groups10k, soak, "soak-churn": soakChurn };
+const SCENARIOS: Record<ScenarioName, (ctx: Context) => Promise<Section>> = { fanout, throughput, many, connections, history, cost, groups, "inbox-fanout": inboxFanout, webhooks, groups10k, soak, "soak-churn": soakChurn, cpu };
 
 /** An upper bound on each scenario's wall time; past it the run is abandoned (servers stopped). */
 function budgetSeconds(name: ScenarioName, o: Options): number {
@@ -50,9 +51,11 @@ function budgetSeconds(name: ScenarioName, o: Options): number {
   const targets = o.probe ? 2 : 1;
   switch (name) {
     case "fanout":
-      return base + targets * o.listeners.length * (o.duration + 60);
+      // each listener count once, and the target's 10 listeners in --pairs pairs
+      return base + targets * (o.listeners.length + (o.listeners.includes(10) ? o.pairs - 1 : 0)) * (o.duration + 60);
     case "throughput":
-      return base * targets + targets * o.senders.length * o.window.length * (o.duration + 60);
+      // every senders × window run, then the target's alone in the other pairs (a fresh server each)
+      return base * targets + targets * o.senders.length * o.window.length * (o.duration + 60) + (o.pairs - 1) * targets * (o.duration + 90);
     case "many":
       // per load and target: set-up (logins, conversations, sockets), warm-up, the phase, drain, settled counters; plus the product's freshness phase
       return base * targets + targets * o.manyLoads.reduce((a, l) => a + l.conversations / 4 + 1 / l.perUser + o.duration + 90, 0) + o.duration + 30;
@@ -74,6 +77,9 @@ function budgetSeconds(name: ScenarioName, o: Options): number {
     case "webhooks":
       // a fresh server per receiver mode (up, then each down mode)
       return base + (1 + o.webhookDown.length) * (o.duration + 60);
+    case "cpu":
+      // two servers, the rounds of messages, the group's creation and the first sockets
+      return base * 2 + o.pairs * (o.duration + 30) + o.cpuConnects / 5 + 120;
     case "soak":
     case "soak-churn":
       return (base + o.soakMinutes * 60 + 60) * targets;

@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench` (`npm run bench -- --scenarios fanout --listeners 10`).
 
-export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "inbox-fanout", "webhooks", "groups10k", "soak", "soak-churn"] as const;
+export const ALL_SCENARIOS = ["fanout", "throughput", "many", "connections", "history", "cost", "groups", "inbox-fanout", "webhooks", "groups10k", "soak", "soak-churn", "cpu"] as const;
 export type ScenarioName = (typeof ALL_SCENARIOS)[number];
 
 /** The soak's traffic besides socket sends and reconnects: REST sends, typing, read frames. */
@@ -64,8 +64,12 @@ export interface Options {
   webhookDown: WebhookDownMode[];
   /** fanout, throughput, groups: also run the ceiling probe (bench/probe) and print ratios to it */
   probe: boolean;
-  /** fanout (10 listeners) and throughput (4 senders × 8): product and probe runs, in turns, that the ratio targets take the median of */
+  /** fanout (10 listeners) and throughput (4 senders × 8): product and probe runs, in turns, that the ratio targets take the median of; cpu: its rounds of messages */
   pairs: number;
+  /** cpu: messages per second on each of product and probe at once */
+  cpuRate: number;
+  /** cpu: first sockets on each of product and probe at once */
+  cpuConnects: number;
   /** soak: minutes */
   soakMinutes: number;
   /** soak: conversations */
@@ -116,6 +120,8 @@ export const DEFAULTS: Options = {
   webhookDown: ["refused", "hanging"],
   probe: true,
   pairs: 3,
+  cpuRate: 800,
+  cpuConnects: 500,
   soakMinutes: 10,
   soakConversations: 20,
   soakExtras: [...SOAK_EXTRAS],
@@ -137,7 +143,7 @@ interface Spec {
 }
 
 const SPECS: Record<string, Spec> = {
-  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; groups10k, soak and soak-churn only when named)` },
+  scenarios: { key: "scenarios", kind: "scenarios", help: `comma list of ${ALL_SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")}; groups10k, soak, soak-churn and cpu only when named)` },
   listeners: { key: "listeners", kind: "ints", min: 1, max: 2000, help: "fan-out listener counts, one run each (default 10,100)" },
   rate: { key: "rate", kind: "number", min: 1, max: 100_000, help: "fan-out messages per second (default 200)" },
   duration: { key: "duration", kind: "number", min: 1, max: 600, help: "seconds of measured traffic per run (default 10)" },
@@ -160,7 +166,9 @@ const SPECS: Record<string, Spec> = {
   "inbox-listeners": { key: "inboxListeners", kind: "int", min: 1, max: 2000, help: "inbox-fanout: listeners, on conversation sockets then on inbox subscriptions (default 10)" },
   "webhook-down": { key: "webhookDown", kind: "webhook-down", help: `webhooks: comma list of ${WEBHOOK_DOWN_MODES.join(",")}, a run each besides the one with the receiver up (default both)` },
   probe: { key: "probe", kind: "flag", help: "run the ceiling probe beside the product in fanout, throughput, many and groups (default on; --no-probe to skip)" },
-  pairs: { key: "pairs", kind: "int", min: 1, max: 15, help: "fan-out at 10 listeners and throughput at 4 senders × 8: product and probe runs in turns, each pair on fresh servers; the ratio targets take the median pair (default 3)" },
+  pairs: { key: "pairs", kind: "int", min: 1, max: 15, help: "fan-out at 10 listeners and throughput at 4 senders × 8: product and probe runs in turns, each pair on fresh servers; the ratio targets take the median pair (default 3); cpu: its rounds of messages" },
+  "cpu-rate": { key: "cpuRate", kind: "int", min: 1, max: 5000, help: "cpu: messages per second on each of product and probe, loaded at once (default 800)" },
+  "cpu-connects": { key: "cpuConnects", kind: "int", min: 1, max: 5000, help: "cpu: first sockets on each of product and probe, at once (default 500)" },
   "soak-minutes": { key: "soakMinutes", kind: "number", min: 0.25, max: 120, help: "soak length in minutes (default 10)" },
   "soak-conversations": { key: "soakConversations", kind: "int", min: 1, max: 500, help: "soak conversations, 3 users each (default 20)" },
   "soak-extras": { key: "soakExtras", kind: "soak-extras", help: `soak: which of its extras to make, a comma list of ${SOAK_EXTRAS.join(",")} or none (default all)` },

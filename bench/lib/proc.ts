@@ -45,6 +45,11 @@ function readStat(pid: number): ProcInfo | null {
   }
 }
 
+/** A process's user + system CPU seconds so far; NaN when it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  return readStat(pid)?.cpuSeconds ?? NaN;
+}
+
 /** Every live process of the process group (wrangler is started detached, so its pid is the group id). */
 export function processGroup(pgid: number): ProcInfo[] {
   const out: ProcInfo[] = [];
