@@ -71,7 +71,7 @@ async function messages(ctx: Context, section: Section, sides: Side[]): Promise<
       rows,
     });
     section.data.messages = { rate, duration_s: duration, rounds: perMessage, median_ratio: medianRatio(perMessage) };
-    section.notes.push(`messages: runtime CPU per message ${medianRatio(perMessage)} × the probe's (median of ${rounds} rounds)`);
+    section.notes.push(`messages: runtime CPU per message ${medianRatio(perMessage)} × the probe's (median of ${rounds} round${rounds > 1 ? "s" : ""})`);
   } finally {
     for (const s of sockets) s.terminate();
   }
