@@ -31,7 +31,7 @@ interface Side {
 }
 
 /** The runtime's CPU seconds spent while `work` runs on both sides at once (plus SETTLE_MS). */
-async function sideBySide<T>(sides: Side[], work: (side: Side) => Promise<T>): Promise<{ results: T[]; cpuSeconds: number[] }> {
+async function sideBySide<T>(sides: Side[], work: (side: Side, index: number) => Promise<T>): Promise<{ results: T[]; cpuSeconds: number[] }> {
   const before = sides.map((s) => cpuSecondsOf(s.runtime));
   const results = await Promise.all(sides.map(work));
   await sleep(SETTLE_MS);
@@ -56,7 +56,7 @@ async function messages(ctx: Context, section: Section, sides: Side[]): Promise<
     for (let r = 1; r <= rounds; r++) {
       log(`cpu: messages, round ${r} of ${rounds}: ${rate} msg/s on each for ${duration} s`);
       const runs = sides.map((_, i) => new FanoutRun(senders[i]!, [], `cpu-${r}-`, content, rate, duration));
-      const { cpuSeconds } = await sideBySide(sides, async (side) => runs[sides.indexOf(side)]!.run(rate));
+      const { cpuSeconds } = await sideBySide(sides, (_side, i) => runs[i]!.run(rate));
       const figures = runs.map((run) => run.figures());
       const us = figures.map((f, i) => (f.acked > 0 ? (cpuSeconds[i]! * 1e6) / f.acked : NaN));
       perMessage.push({ product: us[0]!, probe: us[1]! });
@@ -88,11 +88,11 @@ async function firstSockets(ctx: Context, section: Section, sides: Side[]): Prom
   const open: ChatSocket[] = [];
   try {
     log(`cpu: first sockets: ${count} on each at once, ${connectConcurrency} at a time`);
-    const { results, cpuSeconds } = await sideBySide(sides, async (side) => {
+    const { results, cpuSeconds } = await sideBySide(sides, async (side, i) => {
       const t0 = performance.now();
       let opened = 0;
       let failed = 0;
-      await mapLimit(urls[sides.indexOf(side)]!, connectConcurrency, async (url) => {
+      await mapLimit(urls[i]!, connectConcurrency, async (url) => {
         try {
           open.push(await ChatSocket.connect(url, 30_000));
           opened++;
