@@ -83,8 +83,8 @@ export class ConversationDO extends DurableObject<Env> {
   async addParticipant(actor: Actor, person: NewParticipant): Promise<Result<{ added: boolean; state: ConversationState }>> {
     const result = this.with(actor, "viewer", ({ members }) => members.add(actor, person));
     // Not awaited: until the user's object answers, at most a notification is missed, never a
-    // message. Someone offline has no inbox open: building a group of 1,000 asks no user object.
-    if (result.ok && result.value.added && person.online) this.ctx.waitUntil(this.learnInboxes([person.userId]));
+    // message. Someone without an inbox open is not asked: building a group of 1,000 asks no user object.
+    if (result.ok && result.value.added && person.inboxOpen) this.ctx.waitUntil(this.learnInboxes([person.userId]));
     return this.settled(result);
   }
 

@@ -15,8 +15,8 @@ export interface NewParticipant {
   blockedCaller: boolean;
   /** Their name and avatar now (null for an unknown user). */
   profile: Profile | null;
-  /** Online as D1's presence says (written before an inbox socket is answered): only then may their inbox be open. */
-  online: boolean;
+  /** An inbox of theirs is open as D1 says (written before the inbox is answered): only then is their object asked. */
+  inboxOpen: boolean;
 }
 
 /** What a route needs to know of the conversation after a change (or to answer GET), as the object has it now. */

@@ -4,7 +4,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { database, type Db } from "../db/client";
 import { encodeMirror, summaryStatements, type SummaryUpdate } from "../mirror/summary";
 import { attachments, conversations, participants } from "../db/schema";
-import { nowIso } from "../lib/ids";
+import { nextStamp, nowIso } from "../lib/ids";
 import type { AttachmentRegistry } from "./attachment-registry";
 import type { CostMeter } from "./cost-meter";
 import type { Members } from "./members";
@@ -266,7 +266,7 @@ export class SummaryMirror {
 
   /** Microseconds since the epoch, strictly growing within an instance and, by the clock, across evictions. */
   private nextStamp(): number {
-    this.lastStamp = Math.max(Date.now() * 1000, this.lastStamp + 1);
+    this.lastStamp = nextStamp(this.lastStamp);
     return this.lastStamp;
   }
 }

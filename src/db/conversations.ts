@@ -2,7 +2,9 @@ import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { PARTICIPANTS_LISTED, type Conversation, type ConversationContext } from "../schemas/conversations";
 import type { Message } from "../schemas/messages";
 import type { Db } from "./client";
+import type { PresenceChange } from "../mirror/presence";
 import { inList } from "./in-list";
+import { presenceStatement } from "./social";
 import { conversations, participants, users } from "./schema";
 
 export type ConversationRow = typeof conversations.$inferSelect;
@@ -163,9 +165,10 @@ export async function listConversations(db: Db, userId: string, filter: ListFilt
 
 /** Ids of every conversation the user takes part in (D1's mirror of the objects' membership). */
 export async function conversationIdsOf(db: Db, userId: string): Promise<string[]> {
-  const rows = await db.select({ id: participants.conversationId }).from(participants).where(eq(participants.userId, userId)).all();
-  return rows.map((r) => r.id);
+  return (await conversationIdsQuery(db, userId).all()).map((r) => r.id);
 }
+
+const conversationIdsQuery = (db: Db, userId: string) => db.select({ id: participants.conversationId }).from(participants).where(eq(participants.userId, userId));
 
 /** Ids of the user's `limit` most recently active conversations (D1's mirror of membership, as the list shows it). */
 export async function recentConversationIds(db: Db, userId: string, limit: number): Promise<string[]> {
@@ -182,7 +185,11 @@ export async function recentConversationIds(db: Db, userId: string, limit: numbe
 
 /** Unread counts of every conversation of the user, computed from the summary in one query. */
 export async function unreadCounts(db: Db, userId: string): Promise<{ id: string; unread_count: number }[]> {
-  const rows = await db
+  return countsOf(await unreadCountsQuery(db, userId).all());
+}
+
+const unreadCountsQuery = (db: Db, userId: string) =>
+  db
     .select({
       id: conversations.id,
       unread: sql<number>`max(0, ${conversations.lastSeq} - max(${participants.lastReadSeq}, coalesce(json_extract(${conversations.senderSeqs}, '$."' || ${participants.userId} || '"'), 0)))`,
@@ -190,9 +197,30 @@ export async function unreadCounts(db: Db, userId: string): Promise<{ id: string
     .from(participants)
     .innerJoin(conversations, eq(conversations.id, participants.conversationId))
     .where(eq(participants.userId, userId))
-    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
-    .all();
-  return rows.map((r) => ({ id: r.id, unread_count: Number(r.unread) }));
+    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id));
+
+const countsOf = (rows: { id: string; unread: number }[]) => rows.map((r) => ({ id: r.id, unread_count: Number(r.unread) }));
+
+const inboxFlag = (db: Db, userId: string, open: boolean) => db.update(users).set({ inboxOpen: open }).where(eq(users.id, userId));
+
+/**
+ * The user's first inbox socket opened, in one request: flagged in D1 (see users.inboxOpen),
+ * their presence written unless D1 has it already (an answer listing them online must not wait
+ * for the mirror's queue), and their unread counts read. `presenceTaken` says whether D1 took the
+ * change just now, and so whether it is still to be announced.
+ */
+export async function openInbox(db: Db, userId: string, presence: PresenceChange | null) {
+  const flag = inboxFlag(db, userId, true);
+  const counts = unreadCountsQuery(db, userId);
+  if (!presence) return { counts: countsOf((await db.batch([flag, counts]))[1]), presenceTaken: false };
+  const [, rows, taken] = await db.batch([flag, counts, presenceStatement(db, [presence])]);
+  return { counts: countsOf(rows), presenceTaken: taken.length > 0 };
+}
+
+/** The user's last inbox socket closed (past the grace period): unflagged, and the ids of their conversations read, in one request. */
+export async function closeInbox(db: Db, userId: string): Promise<string[]> {
+  const [, rows] = await db.batch([inboxFlag(db, userId, false), conversationIdsQuery(db, userId)]);
+  return rows.map((r) => r.id);
 }
 
 /** Everything after the viewer's effective read cursor (explicit read, or their own latest message). */

@@ -12,9 +12,20 @@ export const users = sqliteTable(
     avatarUrl: text("avatar_url"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
-    /** Presence, written by the user's Durable Object only when it changes (first socket opens, last closes). */
+    /**
+     * Presence, a mirror of the user's Durable Object: it queues each change (first socket
+     * opens, last closes) and the mirror's consumer writes many users' in one D1 batch. The
+     * stamp orders one user's changes, so a late or redelivered one never moves it back.
+     */
     online: integer("online", { mode: "boolean" }).notNull().default(false),
     lastSeenAt: text("last_seen_at"),
+    presenceStamp: integer("presence_stamp").notNull().default(0),
+    /**
+     * An inbox socket of the user is open (or closed within the grace period), written by the
+     * user's object before its first inbox is answered: a conversation adding the user asks
+     * their object whether to notify it only then, so building a big group creates no objects.
+     */
+    inboxOpen: integer("inbox_open", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     uniqueIndex("users_email_unique").on(t.email),

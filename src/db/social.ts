@@ -1,4 +1,6 @@
-import { and, eq, fillPlaceholders, inArray, lte, or, sql, type Placeholder } from "drizzle-orm";
+import { and, eq, inArray, lt, lte, ne, or, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { PresenceChange } from "../mirror/presence";
 import { nowIso } from "../lib/ids";
 import { PRESENCE_GROUP_LIMIT } from "../schemas/conversations";
 import { database, type Db } from "./client";
@@ -149,33 +151,48 @@ export async function unblock(db: Db, blocker: string, blocked: string): Promise
 }
 
 /**
- * The people whose presence `userId` may see: friends and anyone sharing a conversation of at
- * most PRESENCE_GROUP_LIMIT participants (announcing everyone to a 10,000-member group on every
- * connect would cost the square of its size). As two subqueries of ids; with `among`, only
- * those of the given ids.
+ * Who may see the presence of each of `subjects`: their friends and anyone sharing a
+ * conversation of at most PRESENCE_GROUP_LIMIT participants with them (announcing everyone to
+ * a 10,000-member group on every connect would cost the square of its size). As pairs of
+ * subject and contact; with `among`, only contacts among the given ids.
  */
-function audienceOf(db: Db, userId: string | Placeholder, among?: string[]) {
-  const mine = db
-    .select({ id: participants.conversationId })
-    .from(participants)
-    .innerJoin(conversations, eq(conversations.id, participants.conversationId))
-    .where(and(eq(participants.userId, userId), lte(conversations.participantCount, PRESENCE_GROUP_LIMIT)));
+function contactPairs(db: Db, subjects: string[], among?: string[]) {
+  const mine = alias(participants, "mine");
+  const theirs = alias(participants, "theirs");
   const coParticipants = db
-    .selectDistinct({ id: participants.userId })
-    .from(participants)
-    .where(and(inArray(participants.conversationId, mine), sql`${participants.userId} <> ${userId}`, among ? inList(participants.userId, among) : undefined));
+    // Named in the SQL: as bare columns both would be "user_id" to the query around them.
+    .select({ subject: sql<string>`${mine.userId}`.as("subject"), contact: sql<string>`${theirs.userId}`.as("contact") })
+    .from(mine)
+    .innerJoin(conversations, and(eq(conversations.id, mine.conversationId), lte(conversations.participantCount, PRESENCE_GROUP_LIMIT)))
+    .innerJoin(theirs, and(eq(theirs.conversationId, mine.conversationId), ne(theirs.userId, mine.userId)))
+    .where(and(inList(mine.userId, subjects), among ? inList(theirs.userId, among) : undefined));
   const friends = db
-    .select({ id: friendships.friendId })
+    .select({ subject: sql<string>`${friendships.userId}`.as("subject"), contact: sql<string>`${friendships.friendId}`.as("contact") })
     .from(friendships)
-    .where(and(eq(friendships.userId, userId), among ? inList(friendships.friendId, among) : undefined));
-  return { coParticipants, friends };
+    .where(and(inList(friendships.userId, subjects), among ? inList(friendships.friendId, among) : undefined));
+  return coParticipants.union(friends);
 }
 
 export async function presenceAudience(db: Db, userId: string, among?: string[]): Promise<string[]> {
   if (among && among.length === 0) return [];
-  const { coParticipants, friends } = audienceOf(db, userId, among);
-  const rows = await coParticipants.union(friends).all();
-  return rows.map((r) => r.id);
+  const rows = await contactPairs(db, [userId], among).all();
+  return rows.map((r) => r.contact);
+}
+
+/** The contacts of `subjects` (see contactPairs) who are online now, with their presence. */
+function onlineContactsQuery(db: Db, subjects: string[]) {
+  const pairs = contactPairs(db, subjects).as("pairs");
+  return db
+    .select({ subject: pairs.subject, id: users.id, online: users.online, lastSeenAt: users.lastSeenAt })
+    .from(pairs)
+    .innerJoin(users, and(eq(users.id, pairs.contact), eq(users.online, true)));
+}
+
+/** Who hears of a presence change of each of `subjects` (the mirror's consumer announces many at once): their contacts online now. */
+export async function presenceListeners(db: Db, subjects: string[]): Promise<{ subject: string; listener: string }[]> {
+  if (subjects.length === 0) return [];
+  const rows = await onlineContactsQuery(db, subjects).all();
+  return rows.map((r) => ({ subject: r.subject, listener: r.id }));
 }
 
 export async function presenceOf(db: Db, ids: string[]) {
@@ -183,11 +200,23 @@ export async function presenceOf(db: Db, ids: string[]) {
   return db.select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt }).from(users).where(inList(users.id, ids)).all();
 }
 
-function presenceUpdate(db: Db, userId: string, online: boolean, at: string) {
+/**
+ * One set-based statement writing every user's newest change unless D1 already has a newer
+ * one; it returns the users it changed, the only ones to announce (a redelivered batch
+ * announces nothing twice).
+ */
+export function presenceStatement(db: Db, changes: PresenceChange[]) {
+  const rows = JSON.stringify(changes.map((c) => [c.user_id, c.online ? 1 : 0, c.at, c.stamp]));
   return db
     .update(users)
-    .set(online ? { online } : { online, lastSeenAt: at })
-    .where(eq(users.id, userId));
+    .set({
+      online: sql`p.online`,
+      lastSeenAt: sql`CASE WHEN p.online THEN ${users.lastSeenAt} ELSE p.at END`,
+      presenceStamp: sql`p.stamp`,
+    })
+    .from(sql`(SELECT value ->> 0 AS id, value ->> 1 AS online, value ->> 2 AS at, value ->> 3 AS stamp FROM json_each(${rows})) AS p`)
+    .where(and(eq(users.id, sql`p.id`), lt(users.presenceStamp, sql`p.stamp`)))
+    .returning({ id: users.id });
 }
 
 /** Blocks in either direction between two people. */
@@ -211,40 +240,8 @@ export async function directConversationIds(db: Db, a: string, b: string): Promi
   return rows.map((r) => r.id);
 }
 
-/** The contacts of `userId` (see audienceOf) who are online now, in one statement. */
-function onlineContactsQuery(db: Db, userId: string | Placeholder) {
-  const { coParticipants, friends } = audienceOf(db, userId);
-  return db
-    .select({ id: users.id, online: users.online, lastSeenAt: users.lastSeenAt })
-    .from(users)
-    .where(and(eq(users.online, true), or(inArray(users.id, coParticipants), inArray(users.id, friends))))
-    .orderBy(users.id);
-}
-
 /** The contacts of `userId` who are online now, at most `limit` of them. */
 export async function onlineContacts(db: Db, userId: string, limit?: number) {
-  const online = onlineContactsQuery(db, userId);
+  const online = onlineContactsQuery(db, [userId]).orderBy(users.id);
   return limit === undefined ? online.all() : online.limit(limit).all();
-}
-
-/**
- * The online-contacts statement with a `userId` placeholder, built by drizzle once per isolate:
- * building its subqueries cost more of the runtime than D1 running them, and each transition
- * (every user's first socket) runs it.
- */
-let onlineContactsSql: { sql: string; params: unknown[] } | null = null;
-
-/**
- * Records that `userId` went online or offline and returns who can hear it right now (only
- * people online have sockets): one round trip to D1, as it is made on every transition.
- */
-export async function recordPresence(d1: D1Database, userId: string, online: boolean, at: string): Promise<string[]> {
-  const db = database(d1);
-  const update = presenceUpdate(db, userId, online, at).toSQL();
-  const contacts = (onlineContactsSql ??= onlineContactsQuery(db, sql.placeholder("userId")).toSQL());
-  const [, audience] = await d1.batch<{ id: string }>([
-    d1.prepare(update.sql).bind(...update.params),
-    d1.prepare(contacts.sql).bind(...fillPlaceholders(contacts.params, { userId })),
-  ]);
-  return (audience?.results ?? []).map((r) => r.id);
 }

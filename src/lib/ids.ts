@@ -52,3 +52,12 @@ export function nowIso(now = Date.now()): string {
   if (now !== lastStamp.at) lastStamp = { at: now, iso: new Date(now).toISOString() };
   return lastStamp.iso;
 }
+
+/**
+ * The next stamp of a sequence of mirror writes from one object: microseconds since 1970, and
+ * past the previous one, so it grows within an instance and, as the clock moves on, across
+ * evictions too. D1 keeps the write with the highest stamp.
+ */
+export function nextStamp(previous: number, now = Date.now()): number {
+  return Math.max(now * 1000, previous + 1);
+}

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { conversations, participants } from "../db/schema";
 import type { Message } from "../schemas/messages";
+import type { PresenceChange } from "./presence";
 
 /**
  * What D1's conversation list needs to learn from a conversation after messages and reads: its
@@ -21,7 +22,7 @@ export interface SummaryUpdate {
   reads: { user_id: string; read_seq: number }[];
 }
 
-export type MirrorMessage = { kind: "summary"; update: SummaryUpdate };
+export type MirrorMessage = { kind: "summary"; update: SummaryUpdate } | { kind: "presence"; change: PresenceChange };
 
 /**
  * A mirror message as it goes through the queue: JSON text, serialised once. Its length is the

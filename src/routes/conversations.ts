@@ -181,7 +181,7 @@ conversationRoutes.openapi(addMember, async (c) => {
   const { person, blocked } = await userAndWhetherBlocked(db, body.user_id, identity.id);
   const blockedCaller = body.user_id !== identity.id && !identity.isService && blocked;
   const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
-  const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known: person !== undefined, blockedCaller, profile: person ? profileOf(person) : null, online: person?.online ?? false }));
+  const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known: person !== undefined, blockedCaller, profile: person ? profileOf(person) : null, inboxOpen: person?.inboxOpen ?? false }));
   return c.json(await conversationView(db, state, identity.id), added ? 201 : 200);
 });
 

@@ -1,10 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { database } from "../db/client";
-import { conversationIdsOf, unreadCounts } from "../db/conversations";
-import { recordPresence } from "../db/social";
+import { closeInbox, openInbox } from "../db/conversations";
 import type { Env } from "../env";
 import { readConfig } from "../lib/config";
-import { nowIso } from "../lib/ids";
+import { nextStamp, nowIso } from "../lib/ids";
+import { announcePresence, type PresenceChange } from "../mirror/presence";
+import { encodeMirror } from "../mirror/summary";
 import { closeQuietly, CLOSE_TOKEN_EXPIRED, expiredSockets, frameTooLarge, MAX_FRAME_BYTES, tokenExpired } from "../lib/protocol";
 import { debit, take, type UserBucket } from "../conversation/limiter";
 import type { Conversation } from "../schemas/conversations";
@@ -64,7 +65,7 @@ const REPLAY_PAGE = 100;
 /**
  * One per user: inbox sockets (hibernatable), unread totals and presence. Conversations tell
  * it about activity without waiting on it; it is online while any socket of the user, inbox
- * or conversation, is open, and writes presence to D1 only when that changes.
+ * or conversation, is open, and queues presence for D1's mirror only when that changes.
  */
 export class UserDO extends DurableObject<Env> {
   private inboxState: InboxState | null = null;
@@ -82,6 +83,10 @@ export class UserDO extends DurableObject<Env> {
   private readonly subscriptionCalls = new Map<string, Promise<unknown>>();
   /** The latest throttle the user's conversations were told of. */
   private throttledUntil = 0;
+  /** The last presence change queued for D1 (its stamp orders the changes: see nextStamp). */
+  private lastPresence: PresenceChange | null = null;
+  /** The inbox's last opening or closing being recorded: the next waits for it, so D1 and the conversations end with the latest. */
+  private inboxTransition: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -186,9 +191,14 @@ export class UserDO extends DurableObject<Env> {
     return this.isOnline();
   }
 
-  /** Pushes an event (friend request, new conversation, someone's presence) to the inbox sockets. */
+  /** Pushes an event (friend request, new conversation) to the inbox sockets. */
   async push(frame: InboxFrame): Promise<void> {
     this.broadcast(frame);
+  }
+
+  /** Pushes several events at once (the presence of contacts, announced by the mirror's consumer). */
+  async pushAll(frames: InboxFrame[]): Promise<void> {
+    for (const frame of frames) this.broadcast(frame);
   }
 
   // ── Inbox socket ──
@@ -234,9 +244,15 @@ export class UserDO extends DurableObject<Env> {
     const stamps = new Map<string, number>();
     this.seedStamps = stamps;
     try {
-      const counts = await unreadCounts(database(this.env.DB), userId);
-      this.state.seedUnread(counts, new Set(stamps.keys()));
-      await this.announceInbox(userId, true);
+      await this.inboxTransitioned(async () => {
+        const db = database(this.env.DB);
+        // The user is online now: the change that made them so, if D1 may not have it yet.
+        const presence = this.lastPresence?.online ? this.lastPresence : null;
+        const { counts, presenceTaken } = await openInbox(db, userId, presence);
+        if (presence && presenceTaken) this.ctx.waitUntil(announcePresence(this.env, db, [presence]));
+        this.state.seedUnread(counts, new Set(stamps.keys()));
+        await this.announceInbox(userId, true, counts.map((c) => c.id));
+      });
     } catch (err) {
       console.error("inbox seed failed", err);
     } finally {
@@ -406,8 +422,7 @@ export class UserDO extends DurableObject<Env> {
    * messages are turned into notifications only while someone can receive them. Costs one call
    * per conversation of the user, on those two transitions only.
    */
-  private async announceInbox(userId: string, open: boolean): Promise<void> {
-    const ids = await conversationIdsOf(database(this.env.DB), userId);
+  private async announceInbox(userId: string, open: boolean, ids: string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += CONVERSATIONS_TOLD_AT_ONCE) {
       const batch = ids.slice(i, i + CONVERSATIONS_TOLD_AT_ONCE);
       const told = await Promise.allSettled(batch.map((id) => conversationStub(this.env, id).inboxPresence(userId, open)));
@@ -463,7 +478,9 @@ export class UserDO extends DurableObject<Env> {
       const offline = this.state.takeDue("offline", now);
       if (offline && !this.isOnline()) await this.announce(offline, false);
       const inboxClosed = this.state.takeDue("inbox-closed", now);
-      if (inboxClosed && this.inboxSockets().length === 0) await this.announceInbox(inboxClosed, false);
+      if (inboxClosed && this.inboxSockets().length === 0) {
+        await this.inboxTransitioned(async () => this.announceInbox(inboxClosed, false, await closeInbox(database(this.env.DB), inboxClosed)));
+      }
       // An inbox that sends nothing (or only the auto-answered ping) never wakes this object.
       for (const ws of expiredSockets(this.inboxSockets(), expOf, now).expired) this.closeExpired(ws);
     } catch (err) {
@@ -481,11 +498,22 @@ export class UserDO extends DurableObject<Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
+  /**
+   * Queues the change for D1's mirror; the queue's consumer writes it with other users' in one
+   * batch and then tells the user's online contacts (see src/mirror/presence.ts). Whichever
+   * writes it first announces it: the consumer, or the first inbox opening (seed).
+   */
   private async announce(userId: string, online: boolean): Promise<void> {
-    const at = nowIso();
-    const audience = await recordPresence(this.env.DB, userId, online, at);
-    const frame: InboxFrame = { type: "presence", user_id: userId, online, last_seen: online ? null : at };
-    await Promise.allSettled(audience.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).push(frame)));
+    const change: PresenceChange = { user_id: userId, online, at: nowIso(), stamp: nextStamp(this.lastPresence?.stamp ?? 0) };
+    this.lastPresence = change;
+    await this.env.MIRROR.send(encodeMirror({ kind: "presence", change }));
+  }
+
+  /** Runs an inbox opening or closing after the one before it has been recorded. */
+  private inboxTransitioned(work: () => Promise<void>): Promise<void> {
+    const next = this.inboxTransition.catch(() => undefined).then(work);
+    this.inboxTransition = next;
+    return next;
   }
 
   /** Told why, then closed with 4001 (the client may reconnect with a new token). */

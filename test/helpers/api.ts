@@ -108,6 +108,13 @@ export async function group(creator: TestUser, others: TestUser[], extra: Record
   return body.id as string;
 }
 
+/** Makes `a` and `b` friends: a request from `a` that `b` accepts. */
+export async function befriend(a: TestUser, b: TestUser): Promise<void> {
+  const request = await callJson("/api/v1/friends/requests", { method: "POST", token: a.token, json: { user_id: b.id } });
+  expect(request.status).toBe(201);
+  expect((await callJson(`/api/v1/friends/requests/${request.body.id}/accept`, { method: "POST", token: b.token })).status).toBe(200);
+}
+
 export function patchConversation(user: { token: string }, conversationId: string, json: unknown) {
   return callJson(`/api/v1/conversations/${conversationId}`, { method: "PATCH", token: user.token, json });
 }

@@ -3,12 +3,14 @@
 // after D1 was down for a while never move a summary back and lose nothing.
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { retryDelaySeconds } from "../../src/mirror/consumer";
 import { encodeMirror, type MirrorMessage, type SummaryUpdate } from "../../src/mirror/summary";
-import { callJson, direct, login, signAdminToken, uniqueContext, type TestUser } from "../helpers/api";
+import { befriend, callJson, direct, login, signAdminToken, uniqueContext, type TestUser } from "../helpers/api";
 import { failing } from "../helpers/objects";
+import { barrier, closeAll, framesOf, openInbox } from "../helpers/sockets";
+import { eventually } from "../helpers/wait";
 
 let messageCounter = 0;
 
@@ -39,11 +41,17 @@ function summary(conversationId: string, stamp: number, seq: number, at: string,
  * them (JSON text), or as the objects themselves (`objectBodies`: as an earlier version sent
  * them); returns what it acked or retried.
  */
-async function deliver(updates: SummaryUpdate[], options: { attempts?: number; db?: D1Database; objectBodies?: boolean } = {}) {
+async function deliver(updates: SummaryUpdate[], options: DeliveryOptions = {}) {
+  return deliverMessages(updates.map((update) => ({ kind: "summary", update })), options);
+}
+
+type DeliveryOptions = { attempts?: number; db?: D1Database; objectBodies?: boolean };
+
+async function deliverMessages(messages: MirrorMessage[], options: DeliveryOptions = {}) {
   const body = (message: MirrorMessage) => (options.objectBodies ? message : encodeMirror(message));
   const batch = createMessageBatch<unknown>(
     "edge-chat-mirror",
-    updates.map((update, i) => ({ id: `m-${messageCounter}-${i}`, timestamp: new Date(), attempts: options.attempts ?? 1, body: body({ kind: "summary", update }) })),
+    messages.map((message, i) => ({ id: `m-${++messageCounter}-${i}`, timestamp: new Date(), attempts: options.attempts ?? 1, body: body(message) })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, { ...env, ...(options.db && { DB: options.db }) } as typeof env);
@@ -133,5 +141,58 @@ describe("the mirror queue's consumer", () => {
 
   it("waits longer before each redelivery: 2, 4, 8 … seconds, at most five minutes (the queue retries for hours)", () => {
     expect([1, 2, 3, 4, 8, 9, 100].map(retryDelaySeconds)).toEqual([2, 4, 8, 16, 256, 300, 300]);
+  });
+});
+
+describe("presence through the mirror queue", () => {
+  afterEach(closeAll);
+
+  const change = (user: TestUser, online: boolean, stamp: number, second = 0): MirrorMessage => ({ kind: "presence", change: { user_id: user.id, online, at: at(second), stamp } });
+  const presenceOf = async (viewer: TestUser, people: TestUser[]) =>
+    ((await callJson(`/api/v1/presence?user_ids=${people.map((p) => p.id).join(",")}`, { token: viewer.token })).body.users as any[]).sort((a, b) => a.id.localeCompare(b.id));
+  const expected = (entries: [TestUser, boolean, string | null][]) =>
+    entries.map(([user, online, lastSeen]) => ({ id: user.id, online, last_seen: lastSeen })).sort((a, b) => a.id.localeCompare(b.id));
+
+  it("many users' changes in one D1 batch: the newest of each is written and announced once to their online contacts; older or repeated ones change nothing", async () => {
+    const viewer = await login("mirror-presence-viewer");
+    const admin = await signAdminToken(viewer);
+    const [ann, ben, cal] = (await Promise.all(["ann", "ben", "cal"].map((name) => login(`mirror-presence-${name}`)))) as [TestUser, TestUser, TestUser];
+    for (const friend of [ann, ben, cal]) await befriend(viewer, friend);
+    const opened = await meter(admin);
+    const inbox = await openInbox(viewer);
+    const heard = () => framesOf(inbox, "presence").map((f) => [f.user_id, f.online, f.last_seen]);
+    // The viewer's own change (their inbox opened) goes through the queue first.
+    const before = await eventually(() => meter(admin), { until: (m) => m.messages > opened.messages });
+
+    // Cal went online and then offline before the batch was taken: only the offline is written and heard.
+    const batch = [change(ann, true, 10), change(cal, true, 10), change(ben, true, 10), change(cal, false, 11, 5)];
+    expect((await deliverMessages(batch)).ackAll).toBe(true);
+    const after = await meter(admin);
+    expect([after.batches - before.batches, after.messages - before.messages, after.statements - before.statements]).toEqual([1, 4, 1]);
+    expect(await presenceOf(viewer, [ann, ben, cal])).toEqual(expected([[ann, true, null], [ben, true, null], [cal, false, at(5)]]));
+    await eventually(async () => heard().length, { until: (n) => n === 3 });
+    expect(heard().sort()).toEqual([[ann.id, true, null], [ben.id, true, null], [cal.id, false, at(5)]].sort());
+
+    // Delivered again, or an older change after it: D1 keeps what it has and nobody hears anything.
+    for (const again of [batch, [change(ann, false, 9, 1)]]) expect((await deliverMessages(again)).ackAll).toBe(true);
+    await barrier(inbox);
+    expect(heard()).toHaveLength(3);
+    expect(await presenceOf(viewer, [ann, ben, cal])).toEqual(expected([[ann, true, null], [ben, true, null], [cal, false, at(5)]]));
+  });
+
+  it("while D1 is down a change is retried, not lost, and announced once it is written", async () => {
+    const viewer = await login("mirror-presence-down-viewer");
+    const friend = await login("mirror-presence-down-friend");
+    await befriend(viewer, friend);
+    const inbox = await openInbox(viewer);
+    const online = [change(friend, true, 20)];
+    const refused = await deliverMessages(online, { db: downD1 });
+    expect(refused.retryMessages).toHaveLength(1);
+    await barrier(inbox);
+    expect(framesOf(inbox, "presence")).toEqual([]);
+    expect(await presenceOf(viewer, [friend])).toEqual(expected([[friend, false, null]]));
+    expect((await deliverMessages(online, { attempts: 2 })).ackAll).toBe(true);
+    expect((await inbox.next("presence")).user_id).toBe(friend.id);
+    expect(await presenceOf(viewer, [friend])).toEqual(expected([[friend, true, null]]));
   });
 });

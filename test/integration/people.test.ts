@@ -1,7 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { call, callJson, callWith, fetchWith, freshDirect, group, history, login, sendRest, uniqueContext, type TestUser } from "../helpers/api";
+import { befriend, call, callJson, callWith, fetchWith, freshDirect, group, history, login, sendRest, signAdminToken, uniqueContext, type TestUser } from "../helpers/api";
 import { expectError } from "../helpers/assertions";
 import { barrier, closeAll, framesOf, open, openInbox, TestSocket, track } from "../helpers/sockets";
 import { eventually, sleep } from "../helpers/wait";
@@ -23,12 +23,6 @@ const requestsOf = async (user: TestUser) => {
   expect(status).toBe(200);
   return body as { incoming: any[]; outgoing: any[] };
 };
-async function befriend(a: TestUser, b: TestUser): Promise<void> {
-  const sent = await requestFriend(a, b.id);
-  expect(sent.status).toBe(201);
-  expect((await respond(b, sent.body.id, "accept")).status).toBe(200);
-}
-
 afterEach(closeAll);
 
 let ipCounter = 0;
@@ -482,6 +476,23 @@ describe("inbox socket", () => {
 });
 
 describe("presence", () => {
+  it("a burst of first sockets reaches D1 in a few batches through the mirror queue, not a request each, and every contact hears of each", async () => {
+    const watcher = await login("pr-burst-watcher");
+    const admin = await signAdminToken(watcher);
+    const comers = await Promise.all(Array.from({ length: 12 }, (_, i) => login(`pr-burst-${i}`)));
+    const id = await group(watcher, comers);
+    const inbox = await openInbox(watcher);
+    const mirror = async () => (await callJson("/api/v1/admin/mirror", { token: admin })).body as { batches: number; messages: number };
+    const before = await mirror();
+    await Promise.all(comers.map((comer) => open(id, comer)));
+    await eventually(async () => framesOf(inbox, "presence", (f) => f.online === true).length, { until: (n) => n === comers.length, what: "every comer announced" });
+    const online = await callJson(`/api/v1/presence?user_ids=${comers.map((c) => c.id).join(",")}`, { token: watcher.token });
+    expect(online.body.users.map((u: any) => u.online)).toEqual(comers.map(() => true));
+    const after = await mirror();
+    expect(after.messages - before.messages).toBeGreaterThanOrEqual(comers.length);
+    expect(after.batches - before.batches).toBeLessThanOrEqual(comers.length / 3);
+  });
+
   it("online while any socket is open; co-participants and friends hear of it, strangers do not", async () => {
     const pia = await login("pr-pia"); // the one going on and offline
     const rex = await login("pr-rex"); // shares a conversation with pia

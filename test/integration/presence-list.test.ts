@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { callJson, freshDirect, login, type TestUser } from "../helpers/api";
+import { befriend, callJson, freshDirect, login, type TestUser } from "../helpers/api";
 import { closeAll, openInbox } from "../helpers/sockets";
 import { eventually } from "../helpers/wait";
 
@@ -7,12 +7,6 @@ import { eventually } from "../helpers/wait";
 // shares a conversation with) who is online now.
 
 afterEach(closeAll);
-
-async function befriend(a: TestUser, b: TestUser): Promise<void> {
-  const request = await callJson("/api/v1/friends/requests", { method: "POST", token: a.token, json: { user_id: b.id } });
-  expect(request.status).toBe(201);
-  expect((await callJson(`/api/v1/friends/requests/${request.body.id}/accept`, { method: "POST", token: b.token })).status).toBe(200);
-}
 
 const presence = (user: TestUser, query = "") => callJson(`/api/v1/presence${query}`, { token: user.token });
 

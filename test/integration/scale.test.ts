@@ -1,6 +1,7 @@
 // Work follows who is online, not who is a member: what one message costs, counted by the
 // conversation object's own meter (storage rows, D1 statements, queue sends, frames, calls to user objects),
 // is the same in a group of 6 and in a group of 300 with the same people online.
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { migrate, OLDER_MESSAGE_ID, REBUILD_LIMIT, SCHEMA_VERSION } from "../../src/conversation/storage";
 import { DELIVERED_LISTED } from "../../src/schemas/frames";
@@ -275,18 +276,29 @@ describe("inbox registration follows the inbox", () => {
     expect((await costs(admin, id)).inbox_calls).toBe(before.inbox_calls);
   });
 
-  it("someone added while their inbox is open (online, as D1 says) is notified at once; someone offline is not watching", async () => {
-    const [owner, early, online, offline] = await Promise.all([login("added-owner"), login("added-early"), login("added-online"), login("added-offline")]);
+  it("someone added while their inbox is open (as D1's inbox flag says) is notified at once; someone offline, or online through a conversation socket only, is not watching", async () => {
+    const people = ["owner", "early", "online", "offline", "chatting"].map((name) => login(`added-${name}`));
+    const [owner, early, online, offline, chatting] = (await Promise.all(people)) as [TestUser, TestUser, TestUser, TestUser, TestUser];
     const id = await group(owner, [early]);
     const watching = (userId: string) => runInside(stubOf(id), (instance) => (instance.parts as { chat: { inboxWatchers: { has(id: string): boolean } } }).chat.inboxWatchers.has(userId));
+    const inboxFlag = async (user: TestUser) => (await env.DB.prepare("SELECT inbox_open FROM users WHERE id = ?").bind(user.id).first<{ inbox_open: number }>())?.inbox_open;
     const inbox = await openInbox(online);
-    for (const person of [online, offline]) {
+    expect(await inboxFlag(online)).toBe(1); // written before the inbox's hello
+    // Online in D1 through a socket on another conversation, but no inbox to notify.
+    await open(await freshDirect(owner, chatting, "added-chatting"), chatting);
+    await eventually(async () => (await env.DB.prepare("SELECT online FROM users WHERE id = ?").bind(chatting.id).first<{ online: number }>())?.online === 1);
+    for (const person of [chatting, offline, online]) {
       expect((await callJson(`/api/v1/conversations/${id}/participants`, { method: "POST", token: owner.token, json: { user_id: person.id } })).status).toBe(201);
     }
     await eventually(() => watching(online.id));
     expect(await watching(offline.id)).toBe(false);
+    expect(await watching(chatting.id)).toBe(false);
     const sent = await sendRest(owner, id, "welcome");
     expect((await inbox.next("notification.message", (f) => f.message.id === sent.body.id)).conversation_id).toBe(id);
+
+    // The flag goes once the inbox has been closed for the grace period.
+    inbox.close();
+    await eventually(async () => (await inboxFlag(online)) === 0, { what: "inbox flag cleared" });
   });
 });
 
