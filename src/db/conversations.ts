@@ -4,7 +4,7 @@ import type { Message } from "../schemas/messages";
 import type { Db } from "./client";
 import type { PresenceChange } from "../mirror/presence";
 import { inList } from "./in-list";
-import { presenceStatement } from "./social";
+import { blockRow, presenceStatement } from "./social";
 import { conversations, participants, users } from "./schema";
 
 export type ConversationRow = typeof conversations.$inferSelect;
@@ -64,12 +64,44 @@ const withParticipants = (row: ConversationRow, listed: ParticipantView[] | unde
  * A conversation's row and the names, avatars and presence of some of its people, in one D1
  * request (D1 runs one statement at a time for the whole deployment: fewer round trips wait less).
  */
-export async function conversationRowWithPeople(db: Db, id: string, userIds: string[]) {
-  const [[row], people] = await db.batch([
-    db.select().from(conversations).where(eq(conversations.id, id)),
-    db.select({ id: users.id, name: users.name, avatarUrl: users.avatarUrl, online: users.online }).from(users).where(inList(users.id, userIds)),
+export async function conversationRowWithPeople(db: Db, id: string, userIds: string[]): Promise<ConversationFacts> {
+  const [[row], people] = await db.batch([conversationRowQuery(db, id), peopleQuery(db, userIds)]);
+  return { row, people };
+}
+
+/** What a conversation's answer shows from D1 alone: its row, and names and presence of the people it lists. */
+export interface ConversationFacts {
+  row: ConversationRow | undefined;
+  people: { id: string; name: string; avatarUrl: string | null; online: boolean }[];
+}
+
+const conversationRowQuery = (db: Db, id: string) => db.select().from(conversations).where(eq(conversations.id, id));
+const personColumns = { id: users.id, name: users.name, avatarUrl: users.avatarUrl, online: users.online };
+const peopleQuery = (db: Db, userIds: string[]) => db.select(personColumns).from(users).where(inList(users.id, userIds));
+
+export const peopleByIds = (db: Db, userIds: string[]): Promise<ConversationFacts["people"]> => peopleQuery(db, userIds).all();
+
+/**
+ * Before someone is added, in one D1 request: the person and whether they blocked the caller
+ * (the object refuses with these), and what the answer will show — the conversation's row and
+ * the people it lists (D1's first PARTICIPANTS_LISTED in join order, the object's order, and
+ * the person). Whoever the object lists that is not among them is read afterwards.
+ */
+export async function additionFacts(db: Db, conversationId: string, userId: string, callerId: string) {
+  const [[person], blocking, [row], listed] = await db.batch([
+    db.select().from(users).where(eq(users.id, userId)),
+    blockRow(db, userId, callerId),
+    conversationRowQuery(db, conversationId),
+    db
+      .select(personColumns)
+      .from(participants)
+      .innerJoin(users, eq(users.id, participants.userId))
+      .where(eq(participants.conversationId, conversationId))
+      .orderBy(participants.joinedAt, participants.userId)
+      .limit(PARTICIPANTS_LISTED),
   ]);
-  return { row: row as ConversationRow | undefined, people };
+  const people = person ? [...listed, { id: person.id, name: person.name, avatarUrl: person.avatarUrl, online: person.online }] : listed;
+  return { person, blocked: blocking.length > 0, facts: { row, people } satisfies ConversationFacts };
 }
 
 export async function loadConversation(db: Db, id: string): Promise<ConversationWithParticipants | null> {

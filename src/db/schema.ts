@@ -105,6 +105,8 @@ export const participants = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.conversationId, t.userId] }),
     index("participants_user_idx").on(t.userId, t.conversationId),
+    /** A conversation's participants in join order, as its object lists them: the first 100 are a range, at any size. */
+    index("participants_join_order_idx").on(t.conversationId, t.joinedAt, t.userId),
   ],
 );
 

@@ -19,17 +19,11 @@ export async function areFriends(db: Db, a: string, b: string): Promise<boolean>
 }
 
 /** The row (if any) saying `blocker` has blocked `blocked`: run alone, or batched with other reads. */
-const blockRow = (db: Db, blocker: string, blocked: string) =>
+export const blockRow = (db: Db, blocker: string, blocked: string) =>
   db
     .select({ one: sql<number>`1` })
     .from(blocks)
     .where(and(eq(blocks.blockerId, blocker), eq(blocks.blockedId, blocked)));
-
-/** A user's row and whether they blocked `other`, in one D1 request. */
-export async function userAndWhetherBlocked(db: Db, userId: string, other: string) {
-  const [[person], blocking] = await db.batch([db.select().from(users).where(eq(users.id, userId)), blockRow(db, userId, other)]);
-  return { person, blocked: blocking.length > 0 };
-}
 
 /** Whether `blocker` has blocked `blocked`. */
 export async function hasBlocked(db: Db, blocker: string, blocked: string): Promise<boolean> {

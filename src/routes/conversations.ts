@@ -5,14 +5,16 @@ import { openConversation } from "../conversation/opening";
 import type { ConversationState } from "../conversation/membership-desk";
 import { database, type Db } from "../db/client";
 import {
+  additionFacts,
   decodeCursor,
   encodeCursor,
   conversationRowWithPeople,
+  peopleByIds,
+  type ConversationFacts,
   listConversations,
   toConversation,
   updateConversation,
 } from "../db/conversations";
-import { userAndWhetherBlocked } from "../db/social";
 import { profileOf } from "../db/users";
 import { bearerSecurity, createApp } from "../lib/app";
 import { AppError, validationError } from "../lib/errors";
@@ -99,8 +101,8 @@ const get = createRoute({
  * unread counts, the viewer's unread), with what only D1 holds (title, context, metadata, the
  * last message, people's names): an answer never shows a state older than the change it answers.
  */
-async function conversationView(db: Db, state: ConversationState, viewerId: string) {
-  const { row, people } = await conversationRowWithPeople(db, state.id, state.participants.map((p) => p.id));
+async function conversationView(db: Db, state: ConversationState, viewerId: string, known?: ConversationFacts) {
+  const { row, people } = await factsFor(db, state, known);
   if (!row) throw new AppError("INTERNAL", "conversation is missing from the list");
   const profiles = new Map(people.map((u) => [u.id, u]));
   return {
@@ -121,6 +123,15 @@ async function conversationView(db: Db, state: ConversationState, viewerId: stri
       };
     }),
   };
+}
+
+/** D1's part of an answer: what `known` (read ahead) lacks of the conversation's row and the people the object lists. */
+async function factsFor(db: Db, state: ConversationState, known: ConversationFacts | undefined): Promise<ConversationFacts> {
+  const listed = state.participants.map((p) => p.id);
+  if (!known?.row) return conversationRowWithPeople(db, state.id, listed);
+  const have = new Set(known.people.map((p) => p.id));
+  const missing = listed.filter((id) => !have.has(id));
+  return missing.length === 0 ? known : { row: known.row, people: [...known.people, ...(await peopleByIds(db, missing))] };
 }
 
 conversationRoutes.openapi(get, async (c) => {
@@ -177,12 +188,14 @@ conversationRoutes.openapi(addMember, async (c) => {
   const identity = c.get("identity");
   const db = database(c.env.DB);
   const body = c.req.valid("json");
-  // Facts about the person from D1; the object refuses with them only after its own access check.
-  const { person, blocked } = await userAndWhetherBlocked(db, body.user_id, identity.id);
+  const conversationId = c.req.valid("param").id;
+  // Facts about the person from D1, and the answer's, in one request; the object refuses with
+  // them only after its own access check.
+  const { person, blocked, facts } = await additionFacts(db, conversationId, body.user_id, identity.id);
   const blockedCaller = body.user_id !== identity.id && !identity.isService && blocked;
-  const { stub, actor } = conversationOf(c.env, identity, c.req.valid("param").id);
+  const { stub, actor } = conversationOf(c.env, identity, conversationId);
   const { added, state } = unwrap(await stub.addParticipant(actor, { userId: body.user_id, role: body.role, known: person !== undefined, blockedCaller, profile: person ? profileOf(person) : null, inboxOpen: person?.inboxOpen ?? false }));
-  return c.json(await conversationView(db, state, identity.id), added ? 201 : 200);
+  return c.json(await conversationView(db, state, identity.id, facts), added ? 201 : 200);
 });
 
 const setRole = createRoute({

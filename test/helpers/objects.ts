@@ -44,6 +44,26 @@ export function failing<T extends object>(target: T, method: string, fault: { ca
   });
 }
 
+/**
+ * `db`, counting the requests made through it: each batch is one, and so is each statement run
+ * on its own (all, run, raw, first).
+ */
+export function countingD1(db: D1Database): { db: D1Database; requests: () => number } {
+  let requests = 0;
+  const counted = <T extends object>(target: T, methods: string[]): T =>
+    new Proxy(target, {
+      get(real, prop) {
+        const value = Reflect.get(real, prop, real) as unknown;
+        if (typeof value !== "function") return value;
+        const bound = (value as (...args: unknown[]) => unknown).bind(real);
+        if (methods.includes(prop as string)) return (...args: unknown[]) => (requests++, bound(...args));
+        if (prop === "prepare" || prop === "bind") return (...args: unknown[]) => counted(bound(...args) as object, ["all", "run", "raw", "first"]);
+        return bound;
+      },
+    });
+  return { db: counted(db, ["batch", "exec"]), requests: () => requests };
+}
+
 /** The user's Durable Object (inbox sockets, presence, the user's own buckets), typed as a plain stub. */
 export function userStubOf(userId: string): DurableObjectStub {
   return env.USERS.get(env.USERS.idFromName(userId)) as unknown as DurableObjectStub;

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   addParticipant,
   callJson,
+  callWith,
   conversationList,
   freshDirect,
   getConversation,
@@ -24,7 +25,7 @@ import {
   type TestUser,
 } from "../helpers/api";
 import { expectError } from "../helpers/assertions";
-import { runInside, storageTables, stubOf } from "../helpers/objects";
+import { countingD1, runInside, storageTables, stubOf } from "../helpers/objects";
 import { barrier, closeAll, framesOf, open, openInbox, upgrade } from "../helpers/sockets";
 import { attachmentRows, expectNothingStored, fileForm, OGG, storedKeys, uploadWhile, wav } from "../helpers/uploads";
 import { eventually, range, sleep } from "../helpers/wait";
@@ -470,6 +471,23 @@ async function settledCounters(admin: { token: string }, conversationId: string)
 const delta = (after: Counters, before: Counters): Counters => Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 
 describe("membership changes cost O(1)", () => {
+  it("an add costs the Worker one D1 request (the person's facts and the answer's names together), in a group of 3 as past the 100 it lists", async () => {
+    const [owner, member, smallJoiner, largeJoiner, ...fillers] = await people(124, "o1-d1");
+    const small = await group(owner, [member]);
+    const large = await group(owner, fillers.slice(0, 99)); // the most a creation names
+    await inParallel(fillers.slice(99), 8, async (filler) => expectAnswered(await addParticipant(owner, large, filler.id), 201, "filler add"));
+    for (const [id, joiner, size] of [[small, smallJoiner, 3], [large, largeJoiner, 122]] as const) {
+      const d1 = countingD1(env.DB);
+      const answer = await callWith({ DB: d1.db } as never, `/api/v1/conversations/${id}/participants`, { method: "POST", token: owner.token, json: { user_id: joiner.id } });
+      expect(answer.status, answer.text).toBe(201);
+      expect(d1.requests()).toBe(1);
+      const listed = (await getConversation(owner, id)).body;
+      expect(answer.body.participant_count).toBe(size);
+      expect(answer.body.participants.map((p: { id: string; name: string }) => [p.id, p.name])).toEqual(listed.participants.map((p: { id: string; name: string }) => [p.id, p.name]));
+      expect(answer.body.participants.every((p: { name: string }) => p.name !== "")).toBe(true);
+    }
+  });
+
   it("one add and one remove cost the same storage rows, D1 statements and frames in a group of 3 as in a group of 300", async () => {
     const [owner, first, second, smallJoiner, largeJoiner, ...fillers] = await people(302, "o1");
     expect(fillers).toHaveLength(297);

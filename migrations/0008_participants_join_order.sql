@@ -1,0 +1,1 @@
+CREATE INDEX `participants_join_order_idx` ON `participants` (`conversation_id`,`joined_at`,`user_id`);
