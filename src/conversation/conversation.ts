@@ -3,7 +3,7 @@ import type { Config } from "../lib/config";
 import { isReactionEmoji } from "../lib/emoji";
 import { PARTICIPANTS_LISTED } from "../schemas/conversations";
 import type { ErrorCode, ErrorInfo } from "../lib/errors";
-import { nowIso } from "../lib/ids";
+import { nextStamp, nowIso } from "../lib/ids";
 import { jittered } from "../lib/jitter";
 import type { Attachment } from "../schemas/attachments";
 import { DELIVERED_LISTED, type FrameRef } from "../schemas/frames";
@@ -352,7 +352,7 @@ export class Conversation {
     if (!this.id) return;
     // Reports are not awaited, so two can arrive out of order: the stamp lets the user's object
     // keep the newest (microseconds since the epoch, so it grows across evictions too).
-    this.lastReportStamp = Math.max(Date.now() * 1000, this.lastReportStamp + 1);
+    this.lastReportStamp = nextStamp(this.lastReportStamp);
     inboxStub(this.env, userId)
       .conversationSockets(userId, this.id, this.hub.socketsOf(userId, closing).length, this.lastReportStamp)
       .catch((err: unknown) => console.error("presence report failed", err));

@@ -1,6 +1,6 @@
 import type { Env } from "../env";
 import { readConfig, type WebhookSettings } from "../lib/config";
-import { nowIso } from "../lib/ids";
+import { nextStamp, nowIso } from "../lib/ids";
 import type { Message } from "../schemas/messages";
 import { makeEvent, newEventId, type WebhookEventData, type WebhookEventType } from "./events";
 import { sendJobs, type UnreadCandidate, type WebhookJob } from "./jobs";
@@ -23,7 +23,7 @@ export interface Roster {
 class Stamps {
   private last = 0;
   next(): number {
-    this.last = Math.max(Date.now() * 1000, this.last + 1);
+    this.last = nextStamp(this.last);
     return this.last;
   }
 }
