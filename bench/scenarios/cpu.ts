@@ -8,9 +8,9 @@
 // message.new), both senders at --cpu-rate for --duration seconds at once, --pairs rounds; the
 // runtime workerd's user + system CPU over the round ÷ the messages acked.
 // First sockets: --cpu-connects members of one group on the product, each opening their first
-// socket (so each creates the member's user object, which records presence in D1), and as many
-// sockets on the probe that each reach a new per-user object making one D1 batch (the probe's
-// like-for-like floor), both at once, --connect-concurrency at a time on each; CPU ÷ sockets opened.
+// socket (so each creates the member's user object, which queues the presence change for D1),
+// and as many sockets on the probe that each reach a new per-user object queueing one that a
+// consumer writes to D1 in batches (the probe's like-for-like floor), both at once, --connect-concurrency at a time on each; CPU ÷ sockets opened.
 import { ChatSocket } from "../lib/client.ts";
 import { FanoutRun } from "../lib/fanout-run.ts";
 import { cpuSecondsOf } from "../lib/proc.ts";
@@ -82,7 +82,7 @@ async function firstSockets(ctx: Context, section: Section, sides: Side[]): Prom
   log(`cpu: first sockets: a group of ${count} on the product, ${count} own users on the probe`);
   const urls = [
     (await sides[0]!.target.room(count + 1, "cpu-group")).urls.slice(1),
-    (await sides[1]!.target.room(count, "cpu-floor", { ownUsers: true })).urls.map((url) => `${url}&member_object=1&presence_d1=1`),
+    (await sides[1]!.target.room(count, "cpu-floor", { ownUsers: true })).urls.map((url) => `${url}&member_object=1&presence_queue=1`),
   ];
   await sleep(SETTLE_MS); // the group's creation leaves its mirror write behind it
   const open: ChatSocket[] = [];
@@ -105,7 +105,7 @@ async function firstSockets(ctx: Context, section: Section, sides: Side[]): Prom
     });
     const ms = results.map((r, i) => (r.opened > 0 ? (cpuSeconds[i]! * 1000) / r.opened : NaN));
     section.tables.push({
-      title: `Runtime CPU per first socket, both at once: ${count} members of one group (product; each creates the member's user object) and ${count} probe sockets that each reach a new per-user object making one D1 batch (ms of the runtime workerd's CPU ÷ sockets opened)`,
+      title: `Runtime CPU per first socket, both at once: ${count} members of one group (product; each creates the member's user object) and ${count} probe sockets that each reach a new per-user object queueing a presence change for D1 (ms of the runtime workerd's CPU ÷ sockets opened)`,
       headers: ["target", "opened", "per s", "ms/socket"],
       rows: sides.map((side, i) => [side.target.kind, results[i]!.opened, Math.round(results[i]!.opened / results[i]!.seconds), round(ms[i]!, 2)]),
     });

@@ -36,8 +36,8 @@ const FIRST_CONNECTS = "first sockets";
 const RECONNECTS = "reconnects";
 /** The probe's reference for first sockets: each also reaches its user's own object (bench/probe: ?member_object=1). */
 const FIRST_WITH_MEMBER_OBJECTS = "first sockets + member objects";
-/** …whose object then makes one D1 batch, as a presence transition does in the product (&presence_d1=1). */
-const FIRST_WITH_PRESENCE_D1 = "first sockets + member objects + D1 presence";
+/** …whose object then queues a presence change that a consumer writes to D1 in batches, as a presence transition does in the product (&presence_queue=1). */
+const FIRST_WITH_PRESENCE = "first sockets + member objects + queued presence";
 /**
  * Between the rounds: past the presence grace (3 s by default) and the offline announcements
  * that follow it, so everyone went offline and comes back online, and the reconnects are not
@@ -326,7 +326,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
   const results = new Map<TargetKind, Online>();
   /** the probe's first sockets when each also reaches its user's own object */
   let memberFloor: ConnectRound | null = null;
-  /** …and that object also writes the user's presence to D1 */
+  /** …and that object also queues the user's presence change for D1 */
   let presenceFloor: ConnectRound | null = null;
   let built: Build | null = null;
 
@@ -409,7 +409,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
         }
       };
       memberFloor = await floorRound(FIRST_WITH_MEMBER_OBJECTS, `${plan.scenario}-${plan.size}-members`, "&member_object=1");
-      presenceFloor = await floorRound(FIRST_WITH_PRESENCE_D1, `${plan.scenario}-${plan.size}-presence`, "&member_object=1&presence_d1=1");
+      presenceFloor = await floorRound(FIRST_WITH_PRESENCE, `${plan.scenario}-${plan.size}-presence`, "&member_object=1&presence_queue=1");
     } catch (err) {
       section.notes.push(`probe: run failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
@@ -434,7 +434,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s", p?.first.connectsPerS, q?.first.connectsPerS),
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "setup p99 ms", p?.first.setup.p99, q?.first.setup.p99),
       compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s, probe + member objects", p?.first.connectsPerS, memberFloor?.connectsPerS),
-      compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s, probe + member objects + D1 presence", p?.first.connectsPerS, presenceFloor?.connectsPerS),
+      compare(`${listeners} sockets, ${FIRST_CONNECTS}`, "connects/s, probe + member objects + queued presence", p?.first.connectsPerS, presenceFloor?.connectsPerS),
       compare(`${listeners} sockets, ${RECONNECTS}`, "connects/s", p?.again.connectsPerS, q?.again.connectsPerS),
       compare(`${listeners} sockets, ${RECONNECTS}`, "setup p99 ms", p?.again.setup.p99, q?.again.setup.p99),
       compare(`${plan.messages} messages → ${listeners}`, "delivery p50 ms", p?.delivery.p50, q?.delivery.p50),
@@ -467,7 +467,7 @@ async function run(ctx: Context, plan: Plan): Promise<Section> {
       section.targets.push({
         target: `${plan.size} sockets connect at ≥ ${CONNECTS_PER_S_TARGET}/s (${which === "first" ? FIRST_CONNECTS : RECONNECTS})`,
         measured: mine
-          ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}${which === "first" && memberFloor ? `; probe whose sockets each reach a member object ${Math.round(memberFloor.connectsPerS)}/s` : ""}${which === "first" && presenceFloor ? `, which also writes D1 ${Math.round(presenceFloor.connectsPerS)}/s (ratio ${ratio(mine.connectsPerS, presenceFloor.connectsPerS)})` : ""}`
+          ? `${Math.round(mine.connectsPerS)}/s (${mine.opened}/${p!.sockets} opened${mine.stopped ? `; ${mine.stopped}` : ""})${floor ? `; probe ${Math.round(floor.connectsPerS)}/s, ratio ${ratio(mine.connectsPerS, floor.connectsPerS)}` : ""}${which === "first" && memberFloor ? `; probe whose sockets each reach a member object ${Math.round(memberFloor.connectsPerS)}/s` : ""}${which === "first" && presenceFloor ? `, which also queues presence for D1 ${Math.round(presenceFloor.connectsPerS)}/s (ratio ${ratio(mine.connectsPerS, presenceFloor.connectsPerS)})` : ""}`
           : "not measured",
         met: !!mine && mine.opened === plan.size && mine.connectsPerS >= CONNECTS_PER_S_TARGET,
       });

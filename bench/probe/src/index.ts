@@ -14,8 +14,9 @@
 // the room's newest 50 messages (a REST read). A socket opened with `&member_object=1` also
 // calls its user's own object once (not awaited), which stores one row: what one object per user,
 // such as the product's presence, costs a connect — first of all the runtime creating it and its storage.
-// With `&presence_d1=1` as well, that object then makes one D1 batch (the user's presence row,
-// and who of their contacts is online), as the product's user object does on a transition.
+// With `&presence_queue=1` as well, that object then queues the user's presence change, and the
+// probe's queue consumer writes each batch of them to D1 in one request (the users' rows, and who
+// of their contacts is online), as the product's user object and mirror consumer do.
 //
 // Checked by tsconfig.node.json (Node and DOM types, like the rest of bench/), so the few
 // Workers APIs used are declared here rather than taken from @cloudflare/workers-types.
@@ -56,10 +57,20 @@ interface D1 {
   batch(statements: D1Statement[]): Promise<unknown[]>;
 }
 
+interface Queue {
+  send(body: string): Promise<void>;
+}
+
+interface QueueBatch {
+  messages: { body: unknown }[];
+  ackAll(): void;
+}
+
 interface Env {
   ROOMS: RoomNamespace;
   MEMBERS: RoomNamespace;
   DB: D1;
+  PRESENCE: Queue;
 }
 
 interface Identity {
@@ -115,6 +126,9 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
 
+/** The probe's own two presence tables in D1, made once per isolate by the first batch. */
+let presenceTables: Promise<unknown> | null = null;
+
 export default {
   fetch(request: Request, env: Env): Promise<Response> | Response {
     const url = new URL(request.url);
@@ -124,6 +138,22 @@ export default {
     const wantsSocket = url.pathname.endsWith("/ws");
     if (wantsSocket !== (request.headers.get("upgrade") === "websocket")) return json(426, { error: "sockets at /ws, history at /messages" });
     return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
+  },
+
+  /** Queued presence changes (`presence_queue=1`): one D1 request per batch, as the product's mirror consumer makes. */
+  async queue(batch: QueueBatch, env: Env): Promise<void> {
+    const db = env.DB;
+    presenceTables ??= db.batch([
+      db.prepare("CREATE TABLE IF NOT EXISTS presence (id TEXT PRIMARY KEY, online INTEGER NOT NULL)"),
+      db.prepare("CREATE TABLE IF NOT EXISTS contacts (id TEXT NOT NULL, contact TEXT NOT NULL, PRIMARY KEY (id, contact))"),
+    ]);
+    await presenceTables;
+    const users = JSON.stringify(batch.messages.map((m) => m.body));
+    await db.batch([
+      db.prepare("INSERT INTO presence (id, online) SELECT value, 1 FROM json_each(?) WHERE true ON CONFLICT(id) DO UPDATE SET online = 1").bind(users),
+      db.prepare("SELECT c.id, c.contact FROM contacts c JOIN presence p ON p.id = c.contact AND p.online = 1 WHERE c.id IN (SELECT value FROM json_each(?))").bind(users),
+    ]);
+    batch.ackAll();
   },
 };
 
@@ -153,7 +183,7 @@ export class Room {
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(identity);
     if (url.searchParams.get("member_object") === "1") {
-      const presence = url.searchParams.get("presence_d1") === "1" ? `?presence_d1=1&user=${encodeURIComponent(identity.user)}` : "";
+      const presence = url.searchParams.get("presence_queue") === "1" ? `?presence_queue=1&user=${encodeURIComponent(identity.user)}` : "";
       this.env.MEMBERS.get(this.env.MEMBERS.idFromName(identity.user))
         .fetch(new Request(`http://member/online${presence}`))
         .catch(() => undefined);
@@ -233,13 +263,10 @@ export class Room {
 }
 
 /** The presence tables, made once per isolate. */
-let presenceTables: Promise<unknown> | null = null;
-
 /**
  * A user's own object: records that the user has a socket open (one row), the least a presence
  * that outlives the object's eviction must store; the first call creates its storage. Asked
- * with `presence_d1=1`, it then writes the user's presence to D1 and reads which contacts are
- * online, in one batch.
+ * with `presence_queue=1`, it then queues the user's presence change for the consumer above.
  */
 export class Member {
   private readonly sql: SqlStorage;
@@ -255,18 +282,7 @@ export class Member {
     this.sql.exec("INSERT INTO sockets (id, open) VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET open = open + 1");
     const url = new URL(request.url);
     const user = url.searchParams.get("user");
-    if (url.searchParams.get("presence_d1") === "1" && user) {
-      const db = this.env.DB;
-      presenceTables ??= db.batch([
-        db.prepare("CREATE TABLE IF NOT EXISTS presence (id TEXT PRIMARY KEY, online INTEGER NOT NULL)"),
-        db.prepare("CREATE TABLE IF NOT EXISTS contacts (id TEXT NOT NULL, contact TEXT NOT NULL, PRIMARY KEY (id, contact))"),
-      ]);
-      await presenceTables;
-      await db.batch([
-        db.prepare("INSERT INTO presence (id, online) VALUES (?, 1) ON CONFLICT(id) DO UPDATE SET online = 1").bind(user),
-        db.prepare("SELECT id FROM presence WHERE online = 1 AND id IN (SELECT contact FROM contacts WHERE id = ?)").bind(user),
-      ]);
-    }
+    if (url.searchParams.get("presence_queue") === "1" && user) await this.env.PRESENCE.send(user);
     return new Response(null, { status: 204 });
   }
 }
