@@ -47,6 +47,12 @@ const RECONNECT_AFTER_MS = 10_000;
 
 /** At most this long the messages wait for the runtime to be quiet after the connects. */
 const SETTLE_LIMIT_MS = 15_000;
+/**
+ * How long the runtime must stay quiet: longer than the mirror queue's batch window
+ * (max_batch_timeout, 0.5 s in wrangler.toml), so no batch of the presence changes the connects
+ * queued is still waiting to run when the messages start.
+ */
+const QUIET_WINDOW_MS = 750;
 
 interface Plan {
   scenario: "groups" | "groups10k";
@@ -210,9 +216,10 @@ async function online(ctx: Context, section: Section, target: Target, plan: Plan
     const again = await connectRound(ctx, section, target, RECONNECTS, listenerUrls, sockets, rows.connect);
     const { slots, opened } = again;
 
-    // The connects leave work behind (user objects reporting presence, sessions written behind):
-    // the messages are timed once it has drained, so they measure a message, not that tail.
-    const settled = await waitUntilQuiet(target.server.processes.runtime, SETTLE_LIMIT_MS);
+    // The connects leave work behind (user objects reporting presence, presence changes queued,
+    // sessions written behind): the messages are timed once it has drained, so they measure a
+    // message, not that tail.
+    const settled = await waitUntilQuiet(target.server.processes.runtime, SETTLE_LIMIT_MS, QUIET_WINDOW_MS);
     log(`groups (${kind}): runtime ${settled.quiet ? "quiet" : "still busy"} after ${settled.waitedMs} ms`);
 
     // Messages: one at a time from the sender, the next once the previous reached every socket and
