@@ -28,28 +28,26 @@ export async function consumeMirror(batch: MessageBatch<unknown>, env: Env): Pro
   }
   const statements = summaryStatements(db, collapse(summaries));
   const changes = latestChanges(presence);
+  const presenceWrite = changes.length > 0 ? [presenceStatement(db, changes)] : [];
   const meter = db
     .update(mirrorMeter)
     .set({
       batches: sql`${mirrorMeter.batches} + 1`,
       messages: sql`${mirrorMeter.messages} + ${batch.messages.length}`,
-      statements: sql`${mirrorMeter.statements} + ${statements.length + (changes.length > 0 ? 1 : 0)}`,
+      statements: sql`${mirrorMeter.statements} + ${statements.length + presenceWrite.length}`,
     })
     .where(eq(mirrorMeter.id, 1));
-  let taken: { id: string }[] = [];
+  let results: unknown[];
   try {
-    if (changes.length > 0) {
-      const results = await db.batch([meter, ...statements, presenceStatement(db, changes)] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-      taken = results[results.length - 1] as { id: string }[];
-    } else {
-      await db.batch([meter, ...statements] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-    }
+    results = await db.batch([meter, ...statements, ...presenceWrite] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   } catch (err) {
     console.error("mirror batch failed; it will be redelivered", err);
     for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }
   batch.ackAll();
+  // The presence statement, when there is one, is the last: it returns the users D1 took.
+  const taken = presenceWrite.length > 0 ? (results[results.length - 1] as { id: string }[]) : [];
   const takenIds = new Set(taken.map((row) => row.id));
   await announcePresence(env, db, changes.filter((c) => takenIds.has(c.user_id)));
 }

@@ -15,7 +15,7 @@ export interface PresenceChange {
   online: boolean;
   /** ISO time of the change: `last_seen` when it is going offline. */
   at: string;
-  /** Grows with each change of the user (see UserDO.nextPresenceStamp): D1 keeps the highest. */
+  /** Grows with each change of the user (nextStamp in the user's object): D1 keeps the highest. */
   stamp: number;
 }
 
