@@ -242,11 +242,9 @@ const inboxFlag = (db: Db, userId: string, open: boolean) => db.update(users).se
  * change just now, and so whether it is still to be announced.
  */
 export async function openInbox(db: Db, userId: string, presence: PresenceChange | null) {
-  const flag = inboxFlag(db, userId, true);
-  const counts = unreadCountsQuery(db, userId);
-  if (!presence) return { counts: countsOf((await db.batch([flag, counts]))[1]), presenceTaken: false };
-  const [, rows, taken] = await db.batch([flag, counts, presenceStatement(db, [presence])]);
-  return { counts: countsOf(rows), presenceTaken: taken.length > 0 };
+  const presenceWrite = presence ? [presenceStatement(db, [presence])] : [];
+  const [, rows, taken] = await db.batch([inboxFlag(db, userId, true), unreadCountsQuery(db, userId), ...presenceWrite]);
+  return { counts: countsOf(rows), presenceTaken: (taken?.length ?? 0) > 0 };
 }
 
 /** The user's last inbox socket closed (past the grace period): unflagged, and the ids of their conversations read, in one request. */

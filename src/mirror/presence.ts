@@ -47,7 +47,7 @@ export async function announcePresence(env: Env, db: Db, taken: PresenceChange[]
       frames.push(frameOf.get(subject)!);
       framesFor.set(listener, frames);
     }
-    const told = await Promise.allSettled([...framesFor].map(([listener, frames]) => inboxStub(env, listener).pushAll(frames)));
+    const told = await Promise.allSettled([...framesFor].map(([listener, frames]) => inboxStub(env, listener).push(frames)));
     for (const r of told) if (r.status === "rejected") console.error("presence announcement failed", r.reason);
   } catch (err) {
     console.error("presence announcement failed", err);

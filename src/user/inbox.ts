@@ -8,6 +8,6 @@ export function inboxStub(env: Env, userId: string) {
 
 /** Pushes an event to each user's inbox sockets; failures are logged, never surfaced to the caller. */
 export async function pushToInboxes(env: Env, userIds: string[], frame: InboxFrame): Promise<void> {
-  const results = await Promise.allSettled(userIds.map((id) => inboxStub(env, id).push(frame)));
+  const results = await Promise.allSettled(userIds.map((id) => inboxStub(env, id).push([frame])));
   for (const r of results) if (r.status === "rejected") console.error("inbox push failed", r.reason);
 }

@@ -191,13 +191,8 @@ export class UserDO extends DurableObject<Env> {
     return this.isOnline();
   }
 
-  /** Pushes an event (friend request, new conversation) to the inbox sockets. */
-  async push(frame: InboxFrame): Promise<void> {
-    this.broadcast(frame);
-  }
-
-  /** Pushes several events at once (the presence of contacts, announced by the mirror's consumer). */
-  async pushAll(frames: InboxFrame[]): Promise<void> {
+  /** Pushes events (friend requests, new conversations, the presence of contacts) to the inbox sockets, in order. */
+  async push(frames: InboxFrame[]): Promise<void> {
     for (const frame of frames) this.broadcast(frame);
   }
 
